@@ -1,0 +1,74 @@
+"""Charts published with each release: plain matplotlib, written straight to PNG (no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # builds run headless; never try to open a window
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+# Fixed metadata keeps PNG bytes identical across identical builds
+_PNG_METADATA = {"Software": None}
+
+
+def _footer(fig, source_note: str) -> None:
+    fig.text(0.01, 0.01, source_note, fontsize=7, color="#555555", ha="left", va="bottom", wrap=True)
+
+
+def ranked_bar_chart(observations: pd.DataFrame, indicator: str, title: str, unit_label: str,
+                     source_note: str, path: Path, show: int = 15) -> Path:
+    """Countries ranked by an indicator in its latest well-covered year: the `show` highest and lowest.
+
+    The latest year is the most recent one in which at least 80 % of the countries that ever report the
+    indicator have a value: the newest year usually holds only early reporters, and ranking them alone
+    would mislead.
+    """
+    data = observations[(observations["INDICATOR"] == indicator) & observations["OBS_VALUE"].notna()]
+    per_year = data.groupby("TIME_PERIOD")["REF_AREA"].nunique()
+    covered = per_year[per_year >= 0.8 * data["REF_AREA"].nunique()]
+    year = int(covered.index.max() if not covered.empty else per_year.idxmax())
+    latest = data[data["TIME_PERIOD"] == year].sort_values(["OBS_VALUE", "REF_AREA"], ascending=[False, True])
+    median = float(latest["OBS_VALUE"].median())
+    shown = latest if len(latest) <= 2 * show else pd.concat([latest.head(show), latest.tail(show)])
+    fig, ax = plt.subplots(figsize=(8, 0.22 * len(shown) + 1.6), dpi=110)
+    labels = list(shown["REF_AREA"])
+    ax.barh(range(len(shown)), shown["OBS_VALUE"], color=["#1f77b4"] * min(show, len(shown))
+            + ["#d62728"] * max(0, len(shown) - show))
+    ax.set_yticks(range(len(shown)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(median, color="#333333", linestyle="--", linewidth=1)
+    ax.text(median, -0.8, f"median {median:.1f}", fontsize=7, ha="center")
+    ax.set_xlabel(unit_label)
+    subtitle = (f"{year}: highest {show} and lowest {show} of {len(latest)} countries"
+                if len(latest) > 2 * show else f"{year}: {len(latest)} countries")
+    ax.set_title(f"{indicator} {title}\n{subtitle}", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    _footer(fig, source_note)
+    fig.savefig(path, metadata=_PNG_METADATA)
+    plt.close(fig)
+    return path
+
+
+def time_series_chart(observations: pd.DataFrame, indicator: str, countries: list[str], title: str,
+                      unit_label: str, source_note: str, path: Path) -> Path:
+    """One line per country over all years with data."""
+    data = observations[(observations["INDICATOR"] == indicator) & observations["REF_AREA"].isin(countries)
+                        & observations["OBS_VALUE"].notna()]
+    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
+    for country in countries:
+        series = data[data["REF_AREA"] == country].sort_values("TIME_PERIOD")
+        if not series.empty:
+            ax.plot(series["TIME_PERIOD"], series["OBS_VALUE"], marker=".", linewidth=1.5, label=country)
+    ax.set_xlabel("year")
+    ax.set_ylabel(unit_label)
+    ax.set_title(f"{indicator} {title}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncols=min(5, len(countries)))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    _footer(fig, source_note)
+    fig.savefig(path, metadata=_PNG_METADATA)
+    plt.close(fig)
+    return path

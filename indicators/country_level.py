@@ -1,0 +1,67 @@
+"""Compile country-level registry entries (methods `value` and `growth`) to DuckDB SQL and run them.
+
+The result, estimates.country_year, holds one row per indicator, country and year in the SDMX-shaped
+column names of the release (DESIGN.md 4.3). Values are rounded to the entry's `decimals` here, once, so
+that every output of a release shows the same number.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from indicators.errors import ConfigError
+from indicators.harmonise import WIDE_TABLE
+from indicators.registry import Indicator
+from indicators.sql_expressions import referenced_columns
+from indicators.warehouse import ensure_schemas
+
+# registry `source` -> the harmonised table its expressions are evaluated against
+COUNTRY_LEVEL_SOURCES = {"ict_country_year": WIDE_TABLE}
+COUNTRY_LEVEL_METHODS = ("value", "growth")
+ESTIMATES_TABLE = "estimates.country_year"
+
+
+def is_country_level(indicator: Indicator) -> bool:
+    return indicator.source in COUNTRY_LEVEL_SOURCES and indicator.method in COUNTRY_LEVEL_METHODS
+
+
+def compile_country_indicator(indicator: Indicator) -> str:
+    """SELECT INDICATOR, REF_AREA, TIME_PERIOD, OBS_VALUE, UNIT_MEASURE, SOURCE_ID for one registry entry."""
+    table = COUNTRY_LEVEL_SOURCES[indicator.source]
+    columns = referenced_columns(indicator.value)
+    source_id = ("concat_ws('+', " + ", ".join(f"{c}__source" for c in columns) + ")") if columns else "NULL"
+    where = f"WHERE ({indicator.universe})" if indicator.universe else ""
+    base = (f"SELECT ref_area, year, CAST(({indicator.value}) AS DOUBLE) AS v, {source_id} AS source_id "
+            f"FROM {table} {where}")
+    head = (f"SELECT '{indicator.code}' AS INDICATOR, ref_area AS REF_AREA, year AS TIME_PERIOD, "
+            f"round(obs, {int(indicator.decimals)}) AS OBS_VALUE, '{indicator.unit}' AS UNIT_MEASURE, "
+            f"source_id AS SOURCE_ID")
+    if indicator.method == "value":
+        return f"{head} FROM (SELECT *, v AS obs FROM ({base})) WHERE obs IS NOT NULL"
+    kind, periods = indicator.growth.get("kind"), indicator.growth.get("periods")
+    if kind not in ("difference", "cagr") or not isinstance(periods, int) or periods < 1:
+        raise ConfigError(f"{indicator.file}: {indicator.code}: field 'growth' needs kind difference|cagr "
+                          f"and a whole number of periods >= 1, got {indicator.growth!r}")
+    if kind == "difference":
+        change = "t.v - b.v"
+        guard = "b.v IS NOT NULL"
+    else:
+        # compound annual growth, in percent; undefined when the base is zero
+        change = f"100 * (power(t.v / b.v, 1.0 / {periods}) - 1)"
+        guard = "b.v > 0 AND t.v >= 0"
+    return (f"{head} FROM (SELECT t.ref_area, t.year, {change} AS obs, t.source_id "
+            f"FROM ({base}) t JOIN ({base}) b ON b.ref_area = t.ref_area AND b.year = t.year - {periods} "
+            f"WHERE t.v IS NOT NULL AND {guard})")
+
+
+def compute_country_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicator]) -> dict[str, int]:
+    """Write estimates.country_year for every country-level entry; returns rows per indicator code."""
+    selected = [i for i in indicators if is_country_level(i)]
+    if not selected:
+        raise ConfigError("the registry has no country-level indicator (methods value/growth)")
+    ensure_schemas(con)
+    union = "\nUNION ALL\n".join(compile_country_indicator(i) for i in selected)
+    con.execute(f"CREATE OR REPLACE TABLE {ESTIMATES_TABLE} AS SELECT * FROM ({union}) "
+                "ORDER BY INDICATOR, REF_AREA, TIME_PERIOD")
+    rows = dict(con.execute(f"SELECT INDICATOR, count(*) FROM {ESTIMATES_TABLE} GROUP BY 1").fetchall())
+    return {i.code: rows.get(i.code, 0) for i in selected}

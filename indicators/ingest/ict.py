@@ -1,0 +1,307 @@
+"""Read ICT country-year files, whatever layout they come in, into one long raw table.
+
+Supported layouts:
+- ``cop_tidy``: the bundled sample: ``ref_area, [ref_area_name], year, <variable columns>``.
+- ``wdi_wide``: World Bank WDI "API" downloads: ``Country Name, Country Code, Indicator Name, Indicator Code,
+  1960 ... 2023``; UTF-8 BOM; with or without the 4-line "Data Source / Last Updated Date" preamble; a trailing
+  empty column; aggregates (WLD, LIC, ...) mixed with economies.
+- ``owid_tidy``: Our World in Data grapher exports: ``Entity, Code, Year, <one column per series>``; regions
+  have an empty Code, OWID_* pseudo-codes for the world and Kosovo.
+- ``wb_tidy``: ``Country Name, Country Code, Year, Value`` (one series per file; the manifest names it).
+
+Every non-empty value cell becomes one row with the file, the 1-based line number a provider sees in an
+editor, and the column it came from, so that any rule broken later can be traced to the cell to fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from indicators.errors import ConfigError, InputError
+
+MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "data" / "mappings"
+LAYOUTS = ("cop_tidy", "wdi_wide", "owid_tidy", "wb_tidy")
+WDI_ID_COLUMNS = ["Country Name", "Country Code", "Indicator Name", "Indicator Code"]
+RAW_COLUMNS = ["source_file", "layout", "source_row", "source_column", "code_column", "year_column",
+               "ref_area_code", "ref_area_name", "year", "source_variable", "variable", "value"]
+
+
+@dataclass(frozen=True)
+class IctSource:
+    """One input file as the source manifest (sources.yaml) or discovery describes it."""
+
+    path: Path
+    layout: str
+    priority: int  # lower wins when two files give the same country-year-variable
+    indicator_code: str | None = None  # wb_tidy files carry no indicator column
+    description: str = ""
+    licence: str = ""
+    synthetic: bool = False
+
+    @property
+    def source_id(self) -> str:
+        return self.path.stem
+
+
+@lru_cache(maxsize=1)
+def variable_map() -> dict[str, dict[str, str]]:
+    with open(MAPPINGS_DIR / "ict_variables.yaml", encoding="utf-8") as fh:
+        spec = yaml.safe_load(fh)
+    return {"wdi": dict(spec["wdi_indicator_codes"]), "labels": dict(spec["column_labels"])}
+
+
+# --------------------------------------------------------------------------------------------- discovery
+def _header_line(path: Path, max_lines: int = 10) -> tuple[int, list[str]]:
+    """The first line that looks like a header (0-based index) and its fields; skips the WDI preamble."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for index, fields in enumerate(csv.reader(fh)):
+            if index >= max_lines:
+                break
+            cleaned = [f.strip() for f in fields]
+            if len([f for f in cleaned if f]) >= 3 and cleaned[0] not in ("Data Source", "Last Updated Date"):
+                return index, cleaned
+    return -1, []
+
+
+def detect_layout(path: Path) -> str | None:
+    """Name the layout of a CSV file from its header, or None when it is not an ICT series file."""
+    _, header = _header_line(path)
+    if header[:4] == WDI_ID_COLUMNS:
+        return "wdi_wide"
+    if header[:3] == ["Entity", "Code", "Year"]:
+        return "owid_tidy"
+    if header == ["Country Name", "Country Code", "Year", "Value"]:
+        return "wb_tidy"
+    if "ref_area" in header:
+        return "cop_tidy"
+    return None
+
+
+def load_manifest(sources_dir: Path) -> list[IctSource]:
+    """The ICT files of a source folder: from its sources.yaml when present, else discovered by header.
+
+    Discovery orders WDI downloads before the other layouts (they are ITU's own series republished, and the
+    newest vintage), so that where files overlap the choice is stated, not accidental.
+    """
+    sources_dir = Path(sources_dir)
+    if not sources_dir.is_dir():
+        raise ConfigError(f"{sources_dir}: source folder does not exist")
+    manifest = sources_dir / "sources.yaml"
+    if manifest.exists():
+        return _read_manifest(manifest)
+    found = []
+    for path in sorted(sources_dir.glob("*.csv")):
+        layout = detect_layout(path)
+        if layout is not None and layout != "wb_tidy":  # wb_tidy needs its series named in a manifest
+            found.append((LAYOUTS.index(layout) if layout != "wdi_wide" else -1, path.name, path, layout))
+    if not found:
+        raise ConfigError(f"{sources_dir}: no sources.yaml and no CSV file in a known ICT layout "
+                          f"({', '.join(LAYOUTS)})")
+    found.sort()
+    return [IctSource(path=p, layout=lay, priority=i) for i, (_, _, p, lay) in enumerate(found)]
+
+
+def _read_manifest(manifest: Path) -> list[IctSource]:
+    try:
+        spec = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{manifest}: not valid YAML: {exc}") from exc
+    synthetic = bool(spec.get("synthetic", False))
+    entries = spec.get("sources")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{manifest}: key 'sources' must be a non-empty list of files")
+    out = []
+    for i, entry in enumerate(entries):
+        where = f"{manifest}: sources[{i}]"
+        if not isinstance(entry, dict) or "file" not in entry:
+            raise ConfigError(f"{where}: each source needs a 'file' key")
+        layout = entry.get("layout")
+        if layout not in LAYOUTS:
+            raise ConfigError(f"{where}.layout: {layout!r} is not one of {', '.join(LAYOUTS)}")
+        if layout == "wb_tidy" and not entry.get("indicator_code"):
+            raise ConfigError(f"{where}.indicator_code: required for layout wb_tidy (e.g. SP.POP.TOTL)")
+        path = (manifest.parent / entry["file"]).resolve()
+        if not path.exists():
+            raise ConfigError(f"{where}.file: {path} does not exist")
+        out.append(IctSource(path=path, layout=layout, priority=i, indicator_code=entry.get("indicator_code"),
+                             description=str(entry.get("description", "")), licence=str(entry.get("licence", "")),
+                             synthetic=bool(entry.get("synthetic", synthetic))))
+    return out
+
+
+def file_provenance(source: IctSource, rows: int) -> dict:
+    data = source.path.read_bytes()
+    return {"source_id": source.source_id, "path": str(source.path), "layout": source.layout,
+            "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "rows": rows,
+            "priority": source.priority, "synthetic": source.synthetic, "licence": source.licence,
+            "description": source.description, "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+# ------------------------------------------------------------------------------------------------ reading
+def read_ict_file(source: IctSource) -> pd.DataFrame:
+    """Read one file into the long raw layout (RAW_COLUMNS); raise InputError naming file, row and column."""
+    path = source.path
+    if path.stat().st_size == 0:
+        raise InputError.single(path, "file is empty")
+    header_index, header = _header_line(path)
+    if header_index < 0:
+        raise InputError.single(path, "no header line found (file is empty or not CSV)", row=1)
+    text = path.read_text(encoding="utf-8-sig")
+    table = pd.read_csv(io.StringIO(text), skiprows=header_index, dtype=str, keep_default_na=False,
+                        skip_blank_lines=False)
+    table.columns = [str(c).strip() for c in table.columns]
+    if table.empty:
+        raise InputError.single(path, "file has a header but no data rows", row=header_index + 1)
+    # line number of each data row as seen in an editor: header is line header_index+1
+    table.insert(0, "__line", range(header_index + 2, header_index + 2 + len(table)))
+    reader = {"cop_tidy": _read_cop_tidy, "wdi_wide": _read_wdi_wide, "owid_tidy": _read_owid_tidy,
+              "wb_tidy": _read_wb_tidy}[source.layout]
+    long = reader(source, table)
+    long.insert(0, "layout", source.layout)
+    long.insert(0, "source_file", str(path))
+    return _typed(path, long)[RAW_COLUMNS]
+
+
+def _require(path: Path, table: pd.DataFrame, columns: list[str], layout: str, header_row: int) -> None:
+    for column in columns:
+        if column not in table.columns:
+            raise InputError.single(path, f"missing required column for layout {layout} "
+                                          f"(expected {', '.join(columns)})", row=header_row, column=column)
+
+
+def _header_row(table: pd.DataFrame) -> int:
+    return int(table["__line"].iloc[0]) - 1
+
+
+def _melt(table: pd.DataFrame, id_map: dict[str, str], value_columns: list[str]) -> pd.DataFrame:
+    """Tidy value columns into rows; empty cells are missing values, not rows."""
+    frame = table.rename(columns=id_map)
+    long = frame.melt(id_vars=["__line", *id_map.values()], value_vars=value_columns,
+                      var_name="source_column", value_name="value")
+    long["value"] = long["value"].str.strip()
+    return long[long["value"] != ""].rename(columns={"__line": "source_row"})
+
+
+def _map_labels(path: Path, labels: list[str], header_row: int) -> dict[str, str]:
+    known = variable_map()["labels"]
+    for label in labels:
+        if label not in known:
+            raise InputError.single(path, "column is not a known ICT series; add it to "
+                                          "data/mappings/ict_variables.yaml (column_labels)",
+                                    row=header_row, column=label)
+    return {label: known[label] for label in labels}
+
+
+def _read_cop_tidy(source: IctSource, table: pd.DataFrame) -> pd.DataFrame:
+    path, header_row = source.path, _header_row(table)
+    _require(path, table, ["ref_area", "year"], "cop_tidy", header_row)
+    labels = [c for c in table.columns if c not in ("__line", "ref_area", "ref_area_name", "year")]
+    if not labels:
+        raise InputError.single(path, "no value columns besides ref_area and year", row=header_row)
+    mapping = _map_labels(path, labels, header_row)
+    if "ref_area_name" not in table.columns:
+        table = table.assign(ref_area_name="")
+    long = _melt(table, {"ref_area": "ref_area_code", "ref_area_name": "ref_area_name", "year": "year"}, labels)
+    return long.assign(source_variable=long["source_column"], variable=long["source_column"].map(mapping),
+                       code_column="ref_area", year_column="year")
+
+
+def _read_owid_tidy(source: IctSource, table: pd.DataFrame) -> pd.DataFrame:
+    path, header_row = source.path, _header_row(table)
+    _require(path, table, ["Entity", "Code", "Year"], "owid_tidy", header_row)
+    labels = [c for c in table.columns if c not in ("__line", "Entity", "Code", "Year")]
+    mapping = _map_labels(path, labels, header_row)
+    long = _melt(table, {"Code": "ref_area_code", "Entity": "ref_area_name", "Year": "year"}, labels)
+    return long.assign(source_variable=long["source_column"], variable=long["source_column"].map(mapping),
+                       code_column="Code", year_column="Year")
+
+
+def _read_wdi_wide(source: IctSource, table: pd.DataFrame) -> pd.DataFrame:
+    path, header_row = source.path, _header_row(table)
+    _require(path, table, WDI_ID_COLUMNS, "wdi_wide", header_row)
+    year_columns = []
+    for column in table.columns:
+        if column in ("__line", *WDI_ID_COLUMNS):
+            continue
+        if column.isdigit():
+            year_columns.append(column)
+        elif column == "" or column.startswith("Unnamed:"):
+            # WDI files end every line with a comma: an empty trailing column, to be dropped only if empty
+            filled = table[column].str.strip() != ""
+            if filled.any():
+                line = int(table.loc[filled, "__line"].iloc[0])
+                raise InputError.single(path, "value in a column without a year header", row=line, column=column)
+        else:
+            raise InputError.single(path, "unexpected column in a WDI wide file (expected year columns)",
+                                    row=header_row, column=column)
+    table = table.drop(columns=[c for c in table.columns if c == "" or c.startswith("Unnamed:")])
+    codes = variable_map()["wdi"]
+    unknown = ~table["Indicator Code"].isin(list(codes))
+    if unknown.any():
+        first = table[unknown].iloc[0]
+        raise InputError.single(path, "indicator code is not a known ICT series; add it to "
+                                      "data/mappings/ict_variables.yaml (wdi_indicator_codes)",
+                                row=int(first["__line"]), column="Indicator Code", value=first["Indicator Code"])
+    long = _melt(table, {"Country Code": "ref_area_code", "Country Name": "ref_area_name",
+                         "Indicator Code": "source_variable"}, year_columns)
+    return long.assign(year=long["source_column"], variable=long["source_variable"].map(codes),
+                       code_column="Country Code", year_column=long["source_column"])
+
+
+def _read_wb_tidy(source: IctSource, table: pd.DataFrame) -> pd.DataFrame:
+    path, header_row = source.path, _header_row(table)
+    _require(path, table, ["Country Name", "Country Code", "Year", "Value"], "wb_tidy", header_row)
+    codes = variable_map()["wdi"]
+    if source.indicator_code not in codes:
+        raise ConfigError(f"{path}: indicator_code {source.indicator_code!r} is not in "
+                          "data/mappings/ict_variables.yaml (wdi_indicator_codes)")
+    long = _melt(table, {"Country Code": "ref_area_code", "Country Name": "ref_area_name", "Year": "year"},
+                 ["Value"])
+    return long.assign(source_variable=source.indicator_code, variable=codes[source.indicator_code],
+                       code_column="Country Code", year_column="Year")
+
+
+def _typed(path: Path, long: pd.DataFrame) -> pd.DataFrame:
+    """Parse years and values; a cell that is not a number is an error that names it."""
+    long = long.reset_index(drop=True)
+    values = pd.to_numeric(long["value"], errors="coerce")
+    bad = values.isna()
+    if bad.any():
+        cell = long[bad].iloc[0]
+        raise InputError.single(path, f"value is not a number ({int(bad.sum())} such cell(s))",
+                                row=int(cell["source_row"]), column=cell["source_column"], value=cell["value"])
+    years = pd.to_numeric(long["year"], errors="coerce")
+    bad = years.isna() | (years % 1 != 0)
+    if bad.any():
+        cell = long[bad].iloc[0]
+        raise InputError.single(path, "year is not a whole number", row=int(cell["source_row"]),
+                                column=cell["year_column"], value=cell["year"])
+    return long.assign(value=values.astype("float64"), year=years.astype("int64"),
+                       source_row=long["source_row"].astype("int64"),
+                       ref_area_code=long["ref_area_code"].str.strip())
+
+
+def load_raw_ict(con, sources: list[IctSource]) -> list[dict]:
+    """Read every source file into raw.ict_country_year and its provenance into raw.ict_files.
+
+    All files are read before anything is written, so a bad file leaves the previous raw tables as they were.
+    """
+    from indicators.warehouse import replace_table  # local: keeps the reader importable without a warehouse
+
+    frames, provenance = [], []
+    for source in sources:
+        frame = read_ict_file(source)
+        frames.append(frame.assign(priority=source.priority, source_id=source.source_id))
+        provenance.append(file_provenance(source, rows=len(frame)))
+    replace_table(con, "raw.ict_country_year", pd.concat(frames, ignore_index=True))
+    replace_table(con, "raw.ict_files", pd.DataFrame(provenance))
+    return provenance

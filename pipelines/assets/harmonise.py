@@ -1,0 +1,42 @@
+"""Harmonise: standard codes and one chosen value per country-year-variable; audited by a blocking check."""
+
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from indicators.harmonise import audit_ict, harmonise_ict
+
+MAX_VIOLATIONS_ATTACHED = 200
+
+
+@dg.asset(key=["staging", "ict_country_year"], group_name="harmonise", pool="warehouse", kinds={"duckdb"},
+          deps=[["raw", "ict_country_year"], ["reference", "country_codes"]],
+          description="Harmonised ICT country-year values (ISO3 codes, aggregates set aside, the manifest's "
+                      "first file chosen where files overlap) and their wide pivot.")
+def staging_ict_country_year(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        counts = harmonise_ict(con)
+    context.log.info(f"harmonised {counts['country_cells']} country cells for {counts['countries']} countries; "
+                     f"set aside {counts['aggregate_cells']} aggregate cells ({counts['aggregate_codes']} codes)")
+    return dg.MaterializeResult(metadata={k: dg.MetadataValue.int(int(v)) for k, v in counts.items()})
+
+
+@dg.asset_check(asset=staging_ict_country_year, blocking=True, name="ict_values_follow_the_rules",
+                description="pandera model schemas.ict.IctObservationModel: known country codes, years in range, "
+                            "percentages in [0, 100], per-100 values within their ceilings, positive populations, "
+                            "one value per country-year-variable in each file.")
+def ict_values_follow_the_rules(context: dg.AssetCheckExecutionContext,
+                                warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    with warehouse.get_connection() as con:
+        violations = audit_ict(con)
+    metadata = {"violations": dg.MetadataValue.int(len(violations))}
+    if violations:
+        shown = violations[:MAX_VIOLATIONS_ATTACHED]
+        metadata["failure_cases"] = dg.MetadataValue.json(shown)
+        metadata["summary"] = dg.MetadataValue.md("\n".join(
+            f"- `{v['file']}` row {v['row']}, column `{v['column']}`: {v['rule']} (value `{v['value']}`)"
+            for v in shown[:20]))
+        for v in shown[:20]:
+            context.log.error(f"{v['file']}, row {v['row']}, column {v['column']!r}: {v['rule']} "
+                              f"(value {v['value']!r})")
+    return dg.AssetCheckResult(passed=not violations, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)

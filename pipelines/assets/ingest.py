@@ -1,0 +1,40 @@
+"""Ingest: reference tables and raw ICT files into the warehouse, as delivered, with provenance."""
+# No `from __future__ import annotations` here: Dagster inspects the context annotation at definition time.
+
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from indicators.ingest.ict import load_manifest, load_raw_ict
+from indicators.reference import load_reference_tables
+from pipelines.resources import BuildSettings
+
+
+@dg.asset(key=["reference", "country_codes"], group_name="reference", pool="warehouse", kinds={"duckdb"},
+          description="ISO 3166-1, UN member states, economy-code exceptions and World Bank aggregate codes.")
+def reference_country_codes(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        rows = load_reference_tables(con)
+    context.log.info("reference tables: " + ", ".join(f"{k} {v} rows" for k, v in rows.items()))
+    return dg.MaterializeResult(metadata={k: dg.MetadataValue.int(v) for k, v in rows.items()})
+
+
+@dg.asset(key=["raw", "ict_country_year"], group_name="ingest", pool="warehouse", kinds={"duckdb"},
+          description="Every value cell of every ICT file, as delivered, with file, row and column "
+                      "(raw.ict_country_year) and per-file provenance with sha256 (raw.ict_files).")
+def raw_ict_country_year(context: dg.AssetExecutionContext, build: BuildSettings,
+                         warehouse: DuckDBResource) -> dg.MaterializeResult:
+    sources = load_manifest(Path(build.sources_dir))
+    context.log.info(f"reading {len(sources)} ICT file(s) from {build.sources_dir}")
+    with warehouse.get_connection() as con:
+        provenance = load_raw_ict(con, sources)
+    for p in provenance:
+        context.log.info(f"read {Path(p['path']).name} ({p['layout']}): {p['rows']} value cells, "
+                         f"sha256 {p['sha256'][:12]}")
+    return dg.MaterializeResult(metadata={
+        "files": dg.MetadataValue.int(len(provenance)),
+        "value_cells": dg.MetadataValue.int(sum(p["rows"] for p in provenance)),
+        "provenance": dg.MetadataValue.json(provenance),
+    })

@@ -1,0 +1,45 @@
+"""The one Dagster code location of cop-indicators (found by `dagster dev` through pyproject.toml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.assets.estimate import estimates_country_year
+from pipelines.assets.harmonise import ict_values_follow_the_rules, staging_ict_country_year
+from pipelines.assets.ingest import raw_ict_country_year, reference_country_codes
+from pipelines.assets.publish import release
+from pipelines.resources import default_resources
+
+ASSETS = [reference_country_codes, raw_ict_country_year, staging_ict_country_year, estimates_country_year, release]
+ASSET_CHECKS = [ict_values_follow_the_rules]
+
+# Every build writes the warehouse: the tag lets dagster.yaml's run queue let one such run at a time.
+WAREHOUSE_WRITER_TAGS = {"cop/writes": "warehouse"}
+
+build_release_job = dg.define_asset_job("build_release", selection=dg.AssetSelection.all(),
+                                        tags=WAREHOUSE_WRITER_TAGS,
+                                        description="Ingest, harmonise, audit, estimate and publish a release.")
+
+weekly_build = dg.ScheduleDefinition(name="weekly_build", job=build_release_job, cron_schedule="0 5 * * 1",
+                                     execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED,
+                                     description="Scheduled production build, Mondays 05:00 UTC (turn on in the UI).")
+
+
+def build_definitions(sources_dir: str | Path | None = None, published_dir: str | Path | None = None,
+                      warehouse: str | Path | None = None, registry_dir: str | Path | None = None,
+                      release_id: str | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=ASSET_CHECKS,
+        jobs=[build_release_job],
+        schedules=[weekly_build],
+        resources=default_resources(sources_dir, published_dir, warehouse, registry_dir, release_id),
+        # In-process: every step of a build shares one Python process instead of re-importing pandas, duckdb
+        # and matplotlib per step (about 41 s against 7 s for a small project on the 2-core machine).
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,41 @@
+"""Resources: where inputs come from, where releases go, and the DuckDB warehouse."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SOURCES = REPO_ROOT / "data" / "sample"
+DEFAULT_PUBLISHED = REPO_ROOT / "data" / "published"
+DEFAULT_WAREHOUSE = REPO_ROOT / "data" / "warehouse" / "cop.duckdb"
+
+
+class BuildSettings(dg.ConfigurableResource):
+    """What a build reads and where it publishes. Defaults: the bundled synthetic sample, data/published."""
+
+    sources_dir: str = str(DEFAULT_SOURCES)
+    published_dir: str = str(DEFAULT_PUBLISHED)
+    registry_dir: str | None = None  # None: indicators/registry in the package
+    release_id: str | None = None  # None: a new timestamped id per build
+
+
+def default_resources(sources_dir: str | Path | None = None, published_dir: str | Path | None = None,
+                      warehouse: str | Path | None = None, registry_dir: str | Path | None = None,
+                      release_id: str | None = None) -> dict:
+    """Resources from arguments, else COP_SOURCES / COP_PUBLISHED / COP_WAREHOUSE, else the repo defaults."""
+    warehouse = Path(warehouse or os.environ.get("COP_WAREHOUSE") or DEFAULT_WAREHOUSE)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "build": BuildSettings(
+            sources_dir=str(Path(sources_dir or os.environ.get("COP_SOURCES") or DEFAULT_SOURCES).resolve()),
+            published_dir=str(Path(published_dir or os.environ.get("COP_PUBLISHED") or DEFAULT_PUBLISHED)
+                              .resolve()),
+            registry_dir=str(registry_dir) if registry_dir else None,
+            release_id=release_id,
+        ),
+        "warehouse": DuckDBResource(database=str(warehouse.resolve())),
+    }
