@@ -125,9 +125,13 @@ def validate_ict_observations(frame: pd.DataFrame) -> list[dict]:
         cases = exc.failure_cases
     else:
         return []
+    out = []
+    # structural failures (a missing column, a wrong dtype) concern the whole table, not a row
+    for case in cases[cases["index"].isna()].itertuples(index=False):
+        out.append({"file": "staging.ict_country_year", "row": None, "column": case.column,
+                    "rule": f"table structure: {case.check}", "value": str(case.failure_case)})
     # unique/dataframe checks report every column of a failing row: keep one line per (row, check)
     cases = cases.dropna(subset=["index"]).drop_duplicates(subset=["index", "check"])
-    out = []
     for case in cases.itertuples(index=False):
         row = frame.loc[case.index]
         check = str(case.check)
@@ -151,4 +155,4 @@ def validate_ict_observations(frame: pd.DataFrame) -> list[dict]:
             rule, column, value = f"{case.column}: {check}", row["source_column"], case.failure_case
         out.append({"file": row["source_file"], "row": int(row["source_row"]), "column": column,
                     "rule": rule, "value": None if value is None else str(value)})
-    return sorted(out, key=lambda v: (v["file"], v["row"], str(v["column"])))
+    return sorted(out, key=lambda v: (v["file"], v["row"] or 0, str(v["column"])))

@@ -393,8 +393,6 @@ def test_wdi_inx_is_set_aside_and_chi_kept_as_economy(tmp_path, harmonised_wareh
                        "ORDER BY ref_area_code").fetchall() == [("INX", 3, 40.2), ("LIC", 5, 20.4)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: read_ict_file numbers data rows by CSV record, not by editor line: "
-                                       "a quoted value spanning two lines shifts source_row of later rows by one")
 def test_source_row_is_editor_line_after_a_multiline_quoted_name(tmp_path):
     path = tmp_path / "multiline.csv"
     path.write_text('ref_area,ref_area_name,year,internet_users_pct\n'

@@ -161,14 +161,25 @@ def read_ict_file(source: IctSource) -> pd.DataFrame:
     table.columns = [str(c).strip() for c in table.columns]
     if table.empty:
         raise InputError.single(path, "file has a header but no data rows", row=header_index + 1)
-    # line number of each data row as seen in an editor: header is line header_index+1
-    table.insert(0, "__line", range(header_index + 2, header_index + 2 + len(table)))
+    # line number of each data row as seen in an editor (a quoted field may span lines)
+    starts = _record_start_lines(text)[header_index + 1:]
+    table.insert(0, "__line", starts[: len(table)])
     reader = {"cop_tidy": _read_cop_tidy, "wdi_wide": _read_wdi_wide, "owid_tidy": _read_owid_tidy,
               "wb_tidy": _read_wb_tidy}[source.layout]
     long = reader(source, table)
     long.insert(0, "layout", source.layout)
     long.insert(0, "source_file", str(path))
     return _typed(path, long)[RAW_COLUMNS]
+
+
+def _record_start_lines(text: str) -> list[int]:
+    """1-based line on which each CSV record starts; differs from the record index after multi-line fields."""
+    reader = csv.reader(io.StringIO(text))
+    starts, previous_end = [], 0
+    for _ in reader:
+        starts.append(previous_end + 1)
+        previous_end = reader.line_num
+    return starts
 
 
 def _require(path: Path, table: pd.DataFrame, columns: list[str], layout: str, header_row: int) -> None:
