@@ -2,7 +2,7 @@
 
 The result, estimates.country_year, holds one row per indicator, country and year in the SDMX-shaped
 column names of the release (DESIGN.md 4.3). Values are rounded to the entry's `decimals` here, once, so
-that every output of a release shows the same number.
+that every output of a release shows the same number (see published_rounding).
 """
 
 from __future__ import annotations
@@ -21,6 +21,15 @@ COUNTRY_LEVEL_METHODS = ("value", "growth")
 ESTIMATES_TABLE = "estimates.country_year"
 
 
+def published_rounding(expression: str, decimals: int) -> str:
+    """Round as a person checking by hand does: on the decimal value, ties away from zero.
+
+    Rounding the binary double directly would publish 0.61 for an input typed as 0.615 (stored as
+    0.61499999...); casting to DECIMAL first rounds the number as written.
+    """
+    return f"CAST(round(CAST({expression} AS DECIMAL(38, 12)), {int(decimals)}) AS DOUBLE)"
+
+
 def is_country_level(indicator: Indicator) -> bool:
     return indicator.source in COUNTRY_LEVEL_SOURCES and indicator.method in COUNTRY_LEVEL_METHODS
 
@@ -29,12 +38,14 @@ def compile_country_indicator(indicator: Indicator) -> str:
     """SELECT INDICATOR, REF_AREA, TIME_PERIOD, OBS_VALUE, UNIT_MEASURE, SOURCE_ID for one registry entry."""
     table = COUNTRY_LEVEL_SOURCES[indicator.source]
     columns = referenced_columns(indicator.value)
-    source_id = ("concat_ws('+', " + ", ".join(f"{c}__source" for c in columns) + ")") if columns else "NULL"
+    # the files the value came from, each named once (users = BC.1 x population may combine two files)
+    source_id = ("array_to_string(list_sort(list_distinct(list_value("
+                 + ", ".join(f"{c}__source" for c in columns) + "))), '+')") if columns else "NULL"
     where = f"WHERE ({indicator.universe})" if indicator.universe else ""
     base = (f"SELECT ref_area, year, CAST(({indicator.value}) AS DOUBLE) AS v, {source_id} AS source_id "
             f"FROM {table} {where}")
     head = (f"SELECT '{indicator.code}' AS INDICATOR, ref_area AS REF_AREA, year AS TIME_PERIOD, "
-            f"round(obs, {int(indicator.decimals)}) AS OBS_VALUE, '{indicator.unit}' AS UNIT_MEASURE, "
+            f"{published_rounding('obs', indicator.decimals)} AS OBS_VALUE, '{indicator.unit}' AS UNIT_MEASURE, "
             f"source_id AS SOURCE_ID")
     if indicator.method == "value":
         return f"{head} FROM (SELECT *, v AS obs FROM ({base})) WHERE obs IS NOT NULL"

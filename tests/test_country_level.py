@@ -9,6 +9,10 @@ from __future__ import annotations
 import pytest
 
 from indicators.country_level import ESTIMATES_TABLE, compute_country_indicators
+from indicators.harmonise import harmonise_ict
+from indicators.ingest.ict import load_manifest, load_raw_ict
+from indicators.reference import load_reference_tables
+from indicators.warehouse import connect
 from indicators.registry import load_registry
 from indicators.sql_expressions import referenced_columns
 
@@ -167,8 +171,26 @@ def test_source_id_names_the_file_stem(hand_estimates):
     sources = {code: {source for (_, _, source) in rows.values()} for code, rows in result.items()}
     for code in ("BC.1", "BC.7", "BC.8", "BC.9", "BC.10"):
         assert sources[code] == {STEM}, code
-    # users = internet_users_pct / 100 * population_total: both columns came from the same file
-    assert sources["BC.11"] == sources["BC.12"] == {f"{STEM}+{STEM}"}
+    # users = internet_users_pct / 100 * population_total: both columns came from the same file, named once
+    assert sources["BC.11"] == sources["BC.12"] == {STEM}
+
+
+def test_source_id_names_each_file_once_when_an_expression_combines_two(tmp_path):
+    (tmp_path / "internet.csv").write_text("ref_area,year,internet_users_pct\nFRA,2010,50\nFRA,2015,80\n")
+    (tmp_path / "population.csv").write_text("ref_area,year,population_total\nFRA,2010,1000\nFRA,2015,1100\n")
+    (tmp_path / "sources.yaml").write_text("sources:\n  - {file: population.csv, layout: cop_tidy}\n"
+                                           "  - {file: internet.csv, layout: cop_tidy}\n")
+    con = connect(tmp_path / "w.duckdb")
+    try:
+        load_reference_tables(con)
+        load_raw_ict(con, load_manifest(tmp_path))
+        harmonise_ict(con)
+        compute_country_indicators(con, load_registry())
+        row = con.execute(f"SELECT OBS_VALUE, SOURCE_ID FROM {ESTIMATES_TABLE} WHERE INDICATOR = 'BC.11'").fetchone()
+    finally:
+        con.close()
+    # users 500 -> 880 over 5 years: 100 * ((880 / 500) ** (1 / 5) - 1) = 11.9570...
+    assert row == (round(100 * ((880 / 500) ** 0.2 - 1), 2), "internet+population")
 
 
 def test_rows_per_indicator_are_returned(hand_estimates):

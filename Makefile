@@ -1,0 +1,45 @@
+# cop-indicators: every target sets up what it needs itself, on a machine with only Python >= 3.11 and make.
+# The environment is reproducible: uv installs exactly the versions pinned in uv.lock into .venv/.
+PYTHON ?= python3
+VENV := .venv
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+
+# uv must use the machine's Python, never download one; Dagster uses the project's instance (dagster.yaml).
+export UV_PYTHON_DOWNLOADS := never
+export DAGSTER_HOME := $(CURDIR)
+export COP_DAGSTER_STATE := $(CURDIR)/.dagster
+
+.PHONY: setup build test dev sample clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --extra dev --python $(PYTHON)
+	touch $@
+
+## setup: create .venv with the locked dependencies
+setup: $(VENV)/.synced
+
+## build: build a release from the bundled (synthetic) sample into data/published/
+build: setup
+	$(VENV)/bin/cop build
+
+## test: run every test
+test: setup
+	$(VENV)/bin/python -m pytest
+
+## dev: open the Dagster UI on http://127.0.0.1:3000
+dev: setup
+	mkdir -p $(COP_DAGSTER_STATE)
+	$(VENV)/bin/dagster dev
+
+## sample: regenerate the synthetic sample from its seeded generator
+sample: setup
+	$(VENV)/bin/python -m indicators.synthetic.ict_sample
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .dagster data/warehouse data/published

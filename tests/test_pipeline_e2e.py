@@ -1,0 +1,132 @@
+"""End to end: the asset graph, a full materialization into a temporary folder, and the release it writes."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import ROUND_HALF_UP, Decimal
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from pipelines.definitions import ASSET_CHECKS, ASSETS, build_definitions, defs
+from pipelines.resources import default_resources
+from schemas.observations import OBSERVATION_COLUMNS
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample" / "ict_country_year.csv"
+
+
+def round_half_away(values, decimals: int = 2):
+    """Rounding as done by hand on the number as written: decimal, ties away from zero."""
+    quantum = Decimal(1).scaleb(-decimals)
+
+    def one(value: float) -> float:
+        return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP))
+
+    return values.map(one) if isinstance(values, pd.Series) else one(values)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_asset_graph_runs_one_way_from_sources_to_release():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"reference/country_codes", "raw/ict_country_year", "staging/ict_country_year",
+                    "estimates/country_year", "release"}
+    parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+               for k in graph.get_all_asset_keys()}
+    assert parents["staging/ict_country_year"] == {"raw/ict_country_year", "reference/country_codes"}
+    assert parents["estimates/country_year"] == {"staging/ict_country_year"}
+    assert parents["release"] == {"estimates/country_year"}
+    check = next(iter(ASSET_CHECKS[0].check_specs))
+    assert check.blocking and check.asset_key.to_user_string() == "staging/ict_country_year"
+    assert defs.resolve_job_def("build_release").executor_def.name == "in_process"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One materialization of every asset from the bundled sample into a temporary folder."""
+    out = tmp_path_factory.mktemp("e2e")
+    resources = default_resources(published_dir=out / "published", warehouse=out / "warehouse.duckdb",
+                                  release_id="test-release-1")
+    result = dg.materialize([*ASSETS, *ASSET_CHECKS], resources=resources)
+    assert result.success
+    return out / "published"
+
+
+def test_release_folder_holds_every_output_and_latest_points_to_it(built):
+    release = built / "test-release-1"
+    assert sorted(p.name for p in release.iterdir()) == [
+        "chart_BC.1_ranked_latest.png", "chart_BC.1_time_series.png", "cop_indicators.duckdb",
+        "manifest.json", "observations.parquet"]
+    assert (built / "latest").resolve() == release.resolve()
+    assert (built / "LATEST").read_text().strip() == "test-release-1"
+    assert not [p for p in built.iterdir() if p.name.startswith(".incoming")]
+    for png in release.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_observations_are_the_sample_values_in_the_sdmx_layout(built):
+    obs = pd.read_parquet(built / "test-release-1" / "observations.parquet")
+    assert list(obs.columns) == OBSERVATION_COLUMNS
+    sample = pd.read_csv(SAMPLE)
+    # BC.1 is the sample's internet_users_pct, one row per non-missing country-year, rounded to 2 decimals
+    expected = sample.dropna(subset=["internet_users_pct"])
+    bc1 = obs[obs["INDICATOR"] == "BC.1"].merge(expected, left_on=["REF_AREA", "TIME_PERIOD"],
+                                                 right_on=["ref_area", "year"], how="outer", indicator=True)
+    assert (bc1["_merge"] == "both").all()
+    assert (bc1["OBS_VALUE"] - round_half_away(bc1["internet_users_pct"])).abs().max() < 1e-9
+    # one hand-checked growth value: BC.10 for the first country with two consecutive years
+    row = sample.dropna(subset=["internet_users_pct"]).iloc[0:2]
+    assert row["year"].iloc[1] == row["year"].iloc[0] + 1
+    bc10 = obs[(obs["INDICATOR"] == "BC.10") & (obs["REF_AREA"] == row["ref_area"].iloc[0])
+               & (obs["TIME_PERIOD"] == row["year"].iloc[1])]["OBS_VALUE"].item()
+    assert bc10 == pytest.approx(round_half_away(row["internet_users_pct"].iloc[1] - row["internet_users_pct"].iloc[0]),
+                                 abs=1e-12)
+    assert set(obs["SEX"]) == {"_T"} and set(obs["OBS_STATUS"]) == {"A"} and set(obs["CONF_STATUS"]) == {"F"}
+    assert set(obs["RELEASE_ID"]) == {"test-release-1"}
+    assert set(obs["SOURCE_ID"]) == {"ict_country_year"}
+    assert obs["REF_AREA"].nunique() == 193
+
+
+def test_public_duckdb_holds_observations_and_catalogue_but_no_raw_data(built):
+    con = duckdb.connect(str(built / "test-release-1" / "cop_indicators.duckdb"), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        assert tables == {"observations", "catalogue"}
+        n = con.execute("SELECT count(*) FROM observations").fetchone()[0]
+        codes = [r[0] for r in con.execute("SELECT code FROM catalogue ORDER BY code").fetchall()]
+    finally:
+        con.close()
+    manifest = json.loads((built / "test-release-1" / "manifest.json").read_text())
+    assert n == manifest["row_counts"]["observations"] == sum(manifest["indicators"].values())
+    assert set(codes) == set(manifest["indicators"]) == {"BC.1", "BC.7", "BC.8", "BC.9", "BC.10", "BC.11", "BC.12"}
+
+
+def test_manifest_records_inputs_code_and_output_checksums(built):
+    release = built / "test-release-1"
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert manifest["synthetic"] is True and "SYNTHETIC" in manifest["data_note"]
+    [source] = manifest["inputs"]
+    assert source["sha256"] == sha256(SAMPLE) and source["layout"] == "cop_tidy"
+    assert source["rows"] == int(pd.read_csv(SAMPLE).iloc[:, 3:].notna().sum().sum())
+    assert manifest["code_version"]["version"] == "0.1.0"
+    outputs = {o["file"]: o for o in manifest["outputs"]}
+    assert set(outputs) == {p.name for p in release.iterdir()} - {"manifest.json"}
+    for name, entry in outputs.items():
+        assert entry["sha256"] == sha256(release / name)
+
+
+def test_same_inputs_and_code_give_the_same_numbers(built, tmp_path):
+    again = build_definitions(published_dir=tmp_path / "published", warehouse=tmp_path / "w.duckdb",
+                              release_id="test-release-2")
+    assert again.resolve_job_def("build_release").execute_in_process().success
+    first = json.loads((built / "test-release-1" / "manifest.json").read_text())
+    second = json.loads((tmp_path / "published" / "test-release-2" / "manifest.json").read_text())
+    assert first["observations_fingerprint"] == second["observations_fingerprint"]
