@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -155,9 +156,21 @@ def read_ict_file(source: IctSource) -> pd.DataFrame:
     header_index, header = _header_line(path)
     if header_index < 0:
         raise InputError.single(path, "no header line found (file is empty or not CSV)", row=1)
-    text = path.read_text(encoding="utf-8-sig")
-    table = pd.read_csv(io.StringIO(text), skiprows=header_index, dtype=str, keep_default_na=False,
-                        skip_blank_lines=False)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError.single(path, f"file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+    try:
+        table = pd.read_csv(io.StringIO(text), skiprows=header_index, dtype=str, keep_default_na=False,
+                            skip_blank_lines=False)
+    except pd.errors.ParserError as exc:
+        # e.g. "Expected 8 fields in line 877, saw 9": a row with more cells than the header
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if not found:
+            raise InputError.single(path, f"not a readable CSV file: {exc}") from exc
+        expected, line, saw = (int(g) for g in found.groups())
+        raise InputError.single(path, f"row has {saw} fields but the header has {expected}",
+                                row=line + header_index) from exc
     table.columns = [str(c).strip() for c in table.columns]
     if table.empty:
         raise InputError.single(path, "file has a header but no data rows", row=header_index + 1)

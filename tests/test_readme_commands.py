@@ -1,0 +1,59 @@
+"""The README's two commands, as a new user runs them: here the build command, in a subprocess, on a fresh
+copy of the repository (its own .venv, its own Dagster instance state)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+
+
+def readme_command(label: str) -> str:
+    """The command in the README's code block that follows the line `<!-- label -->`."""
+    found = re.search(rf"<!-- {label} -->\s*```(?:sh|bash)?\n(.+?)\n```", README, re.S)
+    assert found, f"README.md has no code block marked <!-- {label} -->"
+    return found.group(1).strip()
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert readme_command("test-command") in [line.strip() for line in ci]
+
+
+def repository_files() -> list[Path]:
+    if (REPO / ".git").exists():
+        listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "--cached", "--others", "--exclude-standard"],
+                                capture_output=True, text=True, check=True).stdout.splitlines()
+        return [Path(p) for p in listed if (REPO / p).exists()]
+    skip = {".venv", ".tools", ".dagster", "data/warehouse", "data/published", ".pytest_cache"}
+    return [p.relative_to(REPO) for p in REPO.rglob("*") if p.is_file()
+            and not any(str(p.relative_to(REPO)).startswith(s) for s in skip) and "__pycache__" not in p.parts]
+
+
+@pytest.mark.slow
+def test_readme_build_command_builds_a_release_on_a_fresh_copy(tmp_path):
+    copy = tmp_path / "cop-indicators"
+    for relative in repository_files():
+        (copy / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / relative, copy / relative)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("COP_", "DAGSTER_", "VIRTUAL_ENV", "UV_PROJECT"))}
+    command = readme_command("build-command")
+    done = subprocess.run(command, shell=True, cwd=copy, env=env, capture_output=True, text=True, timeout=1200)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "published release" in done.stdout
+    assert "ephemeral" not in output.lower() and "DAGSTER_HOME" not in output
+    latest = copy / "data" / "published" / "latest"
+    manifest = json.loads((latest / "manifest.json").read_text())
+    assert manifest["synthetic"] is True
+    assert (latest / "observations.parquet").stat().st_size > 0
+    assert (copy / ".dagster" / "history" / "runs.db").exists()  # run history in the project's instance
