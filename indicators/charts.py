@@ -59,9 +59,11 @@ def time_series_chart(observations: pd.DataFrame, indicator: str, countries: lis
                         & observations["OBS_VALUE"].notna()]
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
     for country in countries:
-        series = data[data["REF_AREA"] == country].sort_values("TIME_PERIOD")
+        series = data[data["REF_AREA"] == country].set_index("TIME_PERIOD")["OBS_VALUE"].sort_index()
         if not series.empty:
-            ax.plot(series["TIME_PERIOD"], series["OBS_VALUE"], marker=".", linewidth=1.5, label=country)
+            # reindex to every year so that a missing year breaks the line instead of being bridged
+            series = series.reindex(range(int(series.index.min()), int(series.index.max()) + 1))
+            ax.plot(series.index, series.to_numpy(), marker=".", linewidth=1.5, label=country)
     ax.set_xlabel("year")
     ax.set_ylabel(unit_label)
     ax.set_title(f"{indicator} {title}", fontsize=10)

@@ -60,7 +60,9 @@ def compile_country_indicator(indicator: Indicator) -> str:
         # compound annual growth, in percent; undefined when the base is zero
         change = f"100 * (power(t.v / b.v, 1.0 / {periods}) - 1)"
         guard = "b.v > 0 AND t.v >= 0"
-    return (f"{head} FROM (SELECT t.ref_area, t.year, {change} AS obs, t.source_id "
+    # the value rests on two years, possibly from two files: name both
+    both = "array_to_string(list_sort(list_distinct(string_split(t.source_id || '+' || b.source_id, '+'))), '+')"
+    return (f"{head} FROM (SELECT t.ref_area, t.year, {change} AS obs, {both} AS source_id "
             f"FROM ({base}) t JOIN ({base}) b ON b.ref_area = t.ref_area AND b.year = t.year - {periods} "
             f"WHERE t.v IS NOT NULL AND {guard})")
 

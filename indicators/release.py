@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import asdict
@@ -88,9 +89,20 @@ def catalogue_frame(indicators: list[Indicator]) -> pd.DataFrame:
     return frame
 
 
+RELEASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_release_id(release_id: str) -> str:
+    if not RELEASE_ID_PATTERN.match(release_id) or release_id.lower() == LATEST:
+        raise CopError(f"release id {release_id!r}: use letters, digits, '.', '_' and '-' (at most 64, "
+                       f"not starting with a punctuation mark), and not {LATEST!r}")
+    return release_id
+
+
 def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, release_id: str,
                     indicators: list[Indicator], inputs: list[dict], counts: dict, synthetic: bool,
                     chart_countries: list[str] | None = None) -> Path:
+    check_release_id(release_id)
     published_dir = Path(published_dir)
     published_dir.mkdir(parents=True, exist_ok=True)
     final = published_dir / release_id
@@ -130,11 +142,11 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
         public.close()
 
     if synthetic:
-        note = ("SYNTHETIC DATA: generated sample for demonstration and testing, not official ITU statistics. "
-                f"cop-indicators release {release_id}")
+        note = ("SYNTHETIC DATA (at least one input is a generated sample): for demonstration and testing, not "
+                f"official statistics. cop-indicators release {release_id}")
     else:
-        note = (f"Source: ITU World Telecommunication/ICT Indicators database (via World Bank WDI / Our World in "
-                f"Data). cop-indicators release {release_id}")
+        files = ", ".join(i["source_id"] for i in inputs)
+        note = f"Source: {files} (provenance in manifest.json). cop-indicators release {release_id}"
     ranked_bar_chart(observations, "BC.1", "Individuals using the Internet", "% of population", note,
                      folder / "chart_BC.1_ranked_latest.png")
     present = [c for c in chart_countries if c in set(observations["REF_AREA"])]

@@ -84,12 +84,19 @@ def build(args: argparse.Namespace) -> int:
     _use_project_instance()
     from dagster import DagsterInstance
 
-    from indicators.release import latest_release
+    from indicators.errors import CopError
+    from indicators.release import check_release_id, latest_release
     from pipelines.definitions import WAREHOUSE_WRITER_TAGS, build_definitions
     from pipelines.resources import DEFAULT_PUBLISHED, DEFAULT_SOURCES
 
-    sources = Path(args.sources or DEFAULT_SOURCES).resolve()
-    out = Path(args.out or DEFAULT_PUBLISHED).resolve()
+    sources = Path(args.sources or os.environ.get("COP_SOURCES") or DEFAULT_SOURCES).resolve()
+    out = Path(args.out or os.environ.get("COP_PUBLISHED") or DEFAULT_PUBLISHED).resolve()
+    if args.release_id:
+        try:
+            check_release_id(args.release_id)
+        except CopError as exc:
+            print(f"cop build: --release-id: {exc}", file=sys.stderr)
+            return 2
     if not sources.is_dir():
         print(f"cop build: --sources {sources}: not a folder", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -23,12 +24,21 @@ class BuildSettings(dg.ConfigurableResource):
     release_id: str | None = None  # None: a new timestamped id per build
 
 
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse; its folder is created on first connection, not when definitions load."""
+
+    @contextmanager
+    def get_connection(self):
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with super().get_connection() as con:
+            yield con
+
+
 def default_resources(sources_dir: str | Path | None = None, published_dir: str | Path | None = None,
                       warehouse: str | Path | None = None, registry_dir: str | Path | None = None,
                       release_id: str | None = None) -> dict:
     """Resources from arguments, else COP_SOURCES / COP_PUBLISHED / COP_WAREHOUSE, else the repo defaults."""
     warehouse = Path(warehouse or os.environ.get("COP_WAREHOUSE") or DEFAULT_WAREHOUSE)
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
     return {
         "build": BuildSettings(
             sources_dir=str(Path(sources_dir or os.environ.get("COP_SOURCES") or DEFAULT_SOURCES).resolve()),
@@ -37,5 +47,5 @@ def default_resources(sources_dir: str | Path | None = None, published_dir: str 
             registry_dir=str(registry_dir) if registry_dir else None,
             release_id=release_id,
         ),
-        "warehouse": DuckDBResource(database=str(warehouse.resolve())),
+        "warehouse": WarehouseResource(database=str(warehouse.resolve())),
     }

@@ -154,5 +154,16 @@ def validate_ict_observations(frame: pd.DataFrame) -> list[dict]:
         else:
             rule, column, value = f"{case.column}: {check}", row["source_column"], case.failure_case
         out.append({"file": row["source_file"], "row": int(row["source_row"]), "column": column,
-                    "rule": rule, "value": None if value is None else str(value)})
-    return sorted(out, key=lambda v: (v["file"], v["row"] or 0, str(v["column"])))
+                    "rule": rule, "value": _shown(value)})
+    # a bad country code breaks the rule once per value on its row: report the cell once
+    unique = {(v["file"], v["row"], v["column"], v["rule"]): v for v in out}
+    return sorted(unique.values(), key=lambda v: (v["file"], v["row"] or 0, str(v["column"])))
+
+
+def _shown(value: object) -> str | None:
+    """A value as a provider typed it: 4210 rather than 4210.0."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return format(value, ".15g")
+    return str(value)

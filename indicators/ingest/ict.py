@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +30,7 @@ import yaml
 
 from indicators.errors import ConfigError, InputError
 
+log = logging.getLogger(__name__)
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "data" / "mappings"
 LAYOUTS = ("cop_tidy", "wdi_wide", "owid_tidy", "wb_tidy")
 WDI_ID_COLUMNS = ["Country Name", "Country Code", "Indicator Name", "Indicator Code"]
@@ -102,7 +104,12 @@ def load_manifest(sources_dir: Path) -> list[IctSource]:
     found = []
     for path in sorted(sources_dir.glob("*.csv")):
         layout = detect_layout(path)
-        if layout is not None and layout != "wb_tidy":  # wb_tidy needs its series named in a manifest
+        if layout is None:
+            log.warning("%s: skipped, its header is not an ICT layout (%s)", path, ", ".join(LAYOUTS))
+        elif layout == "wb_tidy":
+            log.warning("%s: skipped, a wb_tidy file needs its series named (indicator_code) in a sources.yaml",
+                        path)
+        else:
             found.append((LAYOUTS.index(layout) if layout != "wdi_wide" else -1, path.name, path, layout))
     if not found:
         raise ConfigError(f"{sources_dir}: no sources.yaml and no CSV file in a known ICT layout "

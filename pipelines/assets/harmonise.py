@@ -2,9 +2,9 @@
 
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from indicators.harmonise import audit_ict, harmonise_ict
+from pipelines.resources import WarehouseResource
 
 MAX_VIOLATIONS_ATTACHED = 200
 
@@ -13,7 +13,7 @@ MAX_VIOLATIONS_ATTACHED = 200
           deps=[["raw", "ict_country_year"], ["reference", "country_codes"]],
           description="Harmonised ICT country-year values (ISO3 codes, aggregates set aside, the manifest's "
                       "first file chosen where files overlap) and their wide pivot.")
-def staging_ict_country_year(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def staging_ict_country_year(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
         counts = harmonise_ict(con)
     context.log.info(f"harmonised {counts['country_cells']} country cells for {counts['countries']} countries; "
@@ -26,7 +26,7 @@ def staging_ict_country_year(context: dg.AssetExecutionContext, warehouse: DuckD
                             "percentages in [0, 100], per-100 values within their ceilings, positive populations, "
                             "one value per country-year-variable in each file.")
 def ict_values_follow_the_rules(context: dg.AssetCheckExecutionContext,
-                                warehouse: DuckDBResource) -> dg.AssetCheckResult:
+                                warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.get_connection() as con:
         violations = audit_ict(con)
     metadata = {"violations": dg.MetadataValue.int(len(violations))}

@@ -5,16 +5,15 @@
 from pathlib import Path
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from indicators.ingest.ict import load_manifest, load_raw_ict
 from indicators.reference import load_reference_tables
-from pipelines.resources import BuildSettings
+from pipelines.resources import BuildSettings, WarehouseResource
 
 
 @dg.asset(key=["reference", "country_codes"], group_name="reference", pool="warehouse", kinds={"duckdb"},
           description="ISO 3166-1, UN member states, economy-code exceptions and World Bank aggregate codes.")
-def reference_country_codes(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def reference_country_codes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
         rows = load_reference_tables(con)
     context.log.info("reference tables: " + ", ".join(f"{k} {v} rows" for k, v in rows.items()))
@@ -25,7 +24,7 @@ def reference_country_codes(context: dg.AssetExecutionContext, warehouse: DuckDB
           description="Every value cell of every ICT file, as delivered, with file, row and column "
                       "(raw.ict_country_year) and per-file provenance with sha256 (raw.ict_files).")
 def raw_ict_country_year(context: dg.AssetExecutionContext, build: BuildSettings,
-                         warehouse: DuckDBResource) -> dg.MaterializeResult:
+                         warehouse: WarehouseResource) -> dg.MaterializeResult:
     sources = load_manifest(Path(build.sources_dir))
     context.log.info(f"reading {len(sources)} ICT file(s) from {build.sources_dir}")
     with warehouse.get_connection() as con:

@@ -4,18 +4,17 @@
 from pathlib import Path
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from indicators.registry import load_registry
 from indicators.release import new_release_id, publish_release
-from pipelines.resources import BuildSettings
+from pipelines.resources import BuildSettings, WarehouseResource
 
 
 @dg.asset(key=["release"], group_name="publish", pool="warehouse", kinds={"parquet", "duckdb"},
           deps=[["estimates", "country_year"]],
           description="data/published/<release_id>/: observations.parquet, cop_indicators.duckdb, charts, "
                       "manifest.json; `latest` moves last.")
-def release(context: dg.AssetExecutionContext, build: BuildSettings, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def release(context: dg.AssetExecutionContext, build: BuildSettings, warehouse: WarehouseResource) -> dg.MaterializeResult:
     registry = load_registry(Path(build.registry_dir) if build.registry_dir else None)
     release_id = build.release_id or new_release_id()
     with warehouse.get_connection() as con:
@@ -28,6 +27,6 @@ def release(context: dg.AssetExecutionContext, build: BuildSettings, warehouse: 
                                   (SELECT count(*) FROM estimates.country_year)""").fetchone()))
         folder = publish_release(con, published_dir=Path(build.published_dir), release_id=release_id,
                                  indicators=registry, inputs=inputs, counts=counts,
-                                 synthetic=all(bool(i["synthetic"]) for i in inputs))
+                                 synthetic=any(bool(i["synthetic"]) for i in inputs))
     context.log.info(f"published release {release_id} at {folder}")
     return dg.MaterializeResult(metadata={"release_id": release_id, "path": dg.MetadataValue.path(str(folder))})

@@ -1,0 +1,63 @@
+"""The indicator registry as a table: one row per indicator, validated by a pandera model.
+
+The fixed lists (groups, units, methods) are written here, once; cross-checks that need more than one row or
+another schema (expressions bound against a source, disaggregations allowed by the source) live in
+indicators/registry.py.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+GROUP_PREFIXES = {
+    "background_context": "BC",
+    "subjective_aspects": "SA",
+    "risk_behaviour": "RB",
+    "incidents_responses": "IR",
+    "preventative_actions": "PA",
+    "national_capacity": "NC",
+}
+UNITS = ("percent", "percentage_points", "per_100", "per_100k", "count", "score", "ratio", "days")
+METHODS = ("value", "growth", "proportion", "mean", "total", "ratio", "rate", "share_of_countries", "index")
+
+# Which expression fields each method uses: exactly these, no others.
+METHOD_FIELDS = {
+    "value": ("value",),
+    "growth": ("value", "growth"),
+    "mean": ("value",),
+    "total": ("value",),
+    "index": ("value",),
+    "proportion": ("numerator",),
+    "share_of_countries": ("numerator",),
+    "ratio": ("numerator", "denominator"),
+    "rate": ("numerator", "denominator"),
+}
+EXPRESSION_FIELDS = ("universe", "numerator", "denominator", "value")
+REQUIRED_FIELDS = ("code", "name", "definition", "unit", "source", "method", "disaggregations", "decimals",
+                   "references")
+OPTIONAL_FIELDS = ("universe", "numerator", "denominator", "value", "growth", "reliability", "caveats")
+RELIABILITY_KEYS = ("min_n", "flag_n", "max_cv", "flag_cv")
+DEFAULT_RELIABILITY = {"min_n": 25, "flag_n": 50, "max_cv": 33.3, "flag_cv": 16.6}  # DESIGN.md 4.4
+
+
+class RegistryEntryModel(pa.DataFrameModel):
+    """One indicator definition (DESIGN.md 4.1)."""
+
+    code: str = pa.Field(str_matches=r"^(BC|SA|RB|IR|PA|NC)\.[1-9]\d*$", unique=True)
+    name: str = pa.Field(str_length={"min_value": 3})
+    definition: str = pa.Field(str_length={"min_value": 20})
+    group: str = pa.Field(isin=list(GROUP_PREFIXES))
+    unit: str = pa.Field(isin=list(UNITS))
+    source: str
+    method: str = pa.Field(isin=list(METHODS))
+    decimals: int = pa.Field(ge=0, le=6)
+    n_references: int = pa.Field(ge=1)
+    file: str
+
+    @pa.dataframe_check(name="code prefix matches the group (BC background_context, SA subjective_aspects, ...)")
+    def _prefix_matches_group(cls, df: pd.DataFrame) -> pd.Series:
+        return df["code"].str.split(".").str[0] == df["group"].map(GROUP_PREFIXES)
+
+    class Config:
+        strict = False
