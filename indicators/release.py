@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from indicators.catalogue import catalogue_frame, render_markdown
 from indicators.charts import ranked_bar_chart, time_series_chart
 from indicators.country_level import ESTIMATES_TABLE
 from indicators.errors import CopError
@@ -79,16 +79,6 @@ def observations_fingerprint(observations: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def catalogue_frame(indicators: list[Indicator]) -> pd.DataFrame:
-    rows = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(i).items() if k != "file"}
-            for i in indicators]
-    frame = pd.DataFrame(rows)
-    frame["references"] = frame["references"].map("; ".join)
-    frame["disaggregations"] = frame["disaggregations"].map(", ".join)
-    frame["growth"] = frame["growth"].map(lambda g: json.dumps(g, sort_keys=True) if g else None)
-    return frame
-
-
 RELEASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -131,11 +121,14 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
     con.execute(f"COPY ({observations_sql(release_id)}) TO '{parquet}' (FORMAT parquet, COMPRESSION zstd)")
 
     catalogue = catalogue_frame(indicators)
+    catalogue.to_parquet(folder / "catalogue.parquet", index=False)
+    (folder / "catalogue.md").write_text(render_markdown(indicators), encoding="utf-8")
     public = duckdb.connect(str(folder / "cop_indicators.duckdb"))
     try:
         public.execute(f"CREATE TABLE observations AS SELECT * FROM read_parquet('{parquet}')")
         public.register("_catalogue", catalogue)
         public.execute("CREATE TABLE catalogue AS SELECT * FROM _catalogue")
+        public.execute("COMMENT ON TABLE catalogue IS 'Indicator definitions, generated from the registry'")
         public.execute("COMMENT ON TABLE observations IS 'COP indicators, long SDMX-shaped layout (one row per "
                        "indicator, area, year and disaggregation). Release " + release_id + "'")
     finally:

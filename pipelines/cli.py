@@ -1,10 +1,14 @@
 """`cop`: the command line of cop-indicators.
 
     cop build [--sources DIR] [--out DIR] [--warehouse FILE] [--release-id ID]
+    cop indicators list [--group G] [--registry DIR]
+    cop indicators show CODE [--registry DIR]
+    cop indicators docs [--check] [--registry DIR]
 
-builds a release by materializing every asset with the project's Dagster instance (dagster.yaml beside this
+`build` builds a release by materializing every asset with the project's Dagster instance (dagster.yaml beside this
 package), showing progress as it goes. Exit codes: 0 built and published, 1 the build failed (nothing was
-published), 2 usage error.
+published), 2 usage error. `indicators` prints the catalogue generated from the registry, and `docs` writes
+(or with --check compares) docs/indicators.md.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import sys
 import time
 from pathlib import Path
 
+from indicators.errors import CopError as CopUserError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-USER_ERRORS = ("InputError", "ConfigError", "CopError")
+USER_ERRORS = ("InputError", "ConfigError", "CopError", "RegistryError")
 
 
 def _use_project_instance() -> None:
@@ -144,6 +150,65 @@ def _print_check_failure(check) -> None:
         print(f"    ... and {count - 20} more (see the check's metadata in the Dagster UI)", file=sys.stderr)
 
 
+def _registry(args: argparse.Namespace):
+    from indicators.registry import load_registry
+
+    return load_registry(Path(args.registry) if args.registry else None)
+
+
+def indicators_list(args: argparse.Namespace) -> int:
+    from schemas.registry import GROUP_PREFIXES
+
+    if args.group and args.group not in GROUP_PREFIXES:
+        print(f"cop indicators list: --group {args.group!r}: one of {', '.join(GROUP_PREFIXES)}", file=sys.stderr)
+        return 2
+    registry = _registry(args)
+    for group in GROUP_PREFIXES:
+        members = [i for i in registry if i.group == group]
+        if args.group not in (None, group) or not members:
+            continue
+        print(f"{group} ({len(members)})")
+        for i in members:
+            print(f"  {i.code:<6} {i.name}  [{i.unit}; {i.source}, {i.method}]")
+    return 0
+
+
+def indicators_show(args: argparse.Namespace) -> int:
+    found = [i for i in _registry(args) if i.code == args.code]
+    if not found:
+        print(f"cop indicators show: no indicator {args.code!r} (see `cop indicators list`)", file=sys.stderr)
+        return 2
+    i = found[0]
+    rows = [("code", i.code), ("name", i.name), ("group", i.group), ("definition", i.definition),
+            ("unit", i.unit), ("source", i.source), ("method", i.method), ("universe", i.universe or "all rows"),
+            ("numerator", i.numerator), ("denominator", i.denominator), ("value", i.value),
+            ("growth", i.growth or None), ("disaggregations", ", ".join(i.disaggregations) or "none"),
+            ("decimals", i.decimals), ("reliability", i.reliability), ("caveats", i.caveats),
+            ("references", "; ".join(i.references)), ("defined in", i.file)]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        if value is not None:
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def indicators_docs(args: argparse.Namespace) -> int:
+    from indicators.catalogue import DOCS_PATH, render_markdown
+
+    text = render_markdown(_registry(args))
+    current = DOCS_PATH.read_text(encoding="utf-8") if DOCS_PATH.exists() else ""
+    if args.check:
+        if current != text:
+            print(f"{DOCS_PATH} is out of date: run `cop indicators docs`", file=sys.stderr)
+            return 1
+        print(f"{DOCS_PATH} is up to date")
+        return 0
+    DOCS_PATH.parent.mkdir(parents=True, exist_ok=True)
+    DOCS_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {DOCS_PATH}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cop", description="Child Online Protection indicators pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -153,8 +218,27 @@ def main(argv: list[str] | None = None) -> int:
     build_parser.add_argument("--warehouse", help="DuckDB warehouse file (default: data/warehouse/cop.duckdb)")
     build_parser.add_argument("--release-id", help="release id (default: UTC timestamp, e.g. 2026-11-28T101500Z)")
     build_parser.set_defaults(handler=build)
+
+    indicators = commands.add_parser("indicators", help="the indicator catalogue, from the registry")
+    indicator_commands = indicators.add_subparsers(dest="indicators_command", required=True)
+    listing = indicator_commands.add_parser("list", help="list indicators by group")
+    listing.add_argument("--group", help="only this group (e.g. risk_behaviour)")
+    listing.set_defaults(handler=indicators_list)
+    show = indicator_commands.add_parser("show", help="everything the registry says about one indicator")
+    show.add_argument("code", help="indicator code, e.g. BC.1")
+    show.set_defaults(handler=indicators_show)
+    docs = indicator_commands.add_parser("docs", help="write docs/indicators.md from the registry")
+    docs.add_argument("--check", action="store_true", help="only report whether docs/indicators.md is current")
+    docs.set_defaults(handler=indicators_docs)
+    for sub in (listing, show, docs):
+        sub.add_argument("--registry", help="registry folder (default: indicators/registry)")
+
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except CopUserError as exc:
+        print(f"cop {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ import dagster as dg
 
 from pipelines.assets.estimate import estimates_country_year
 from pipelines.assets.harmonise import ict_values_follow_the_rules, staging_ict_country_year
-from pipelines.assets.ingest import raw_ict_country_year, reference_country_codes
+from pipelines.assets.ingest import (raw_ict_country_year, reference_country_codes,
+                                     reference_indicator_registry)
 from pipelines.assets.publish import release
 from pipelines.resources import default_resources
 
-ASSETS = [reference_country_codes, raw_ict_country_year, staging_ict_country_year, estimates_country_year, release]
+ASSETS = [reference_country_codes, reference_indicator_registry, raw_ict_country_year, staging_ict_country_year,
+          estimates_country_year, release]
 ASSET_CHECKS = [ict_values_follow_the_rules]
 
 # Every build writes the warehouse: the tag lets dagster.yaml's run queue let one such run at a time.

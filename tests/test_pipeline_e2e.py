@@ -12,6 +12,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from indicators.catalogue import render_markdown
+from indicators.registry import load_registry
 from pipelines.definitions import ASSET_CHECKS, ASSETS, build_definitions, defs
 from pipelines.resources import default_resources
 from schemas.observations import OBSERVATION_COLUMNS
@@ -37,12 +39,12 @@ def sha256(path: Path) -> str:
 def test_asset_graph_runs_one_way_from_sources_to_release():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"reference/country_codes", "raw/ict_country_year", "staging/ict_country_year",
-                    "estimates/country_year", "release"}
+    assert keys == {"reference/country_codes", "reference/indicator_registry", "raw/ict_country_year",
+                    "staging/ict_country_year", "estimates/country_year", "release"}
     parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
                for k in graph.get_all_asset_keys()}
     assert parents["staging/ict_country_year"] == {"raw/ict_country_year", "reference/country_codes"}
-    assert parents["estimates/country_year"] == {"staging/ict_country_year"}
+    assert parents["estimates/country_year"] == {"staging/ict_country_year", "reference/indicator_registry"}
     assert parents["release"] == {"estimates/country_year"}
     check = next(iter(ASSET_CHECKS[0].check_specs))
     assert check.blocking and check.asset_key.to_user_string() == "staging/ict_country_year"
@@ -63,8 +65,8 @@ def built(tmp_path_factory):
 def test_release_folder_holds_every_output_and_latest_points_to_it(built):
     release = built / "test-release-1"
     assert sorted(p.name for p in release.iterdir()) == [
-        "chart_BC.1_ranked_latest.png", "chart_BC.1_time_series.png", "cop_indicators.duckdb",
-        "manifest.json", "observations.parquet"]
+        "catalogue.md", "catalogue.parquet", "chart_BC.1_ranked_latest.png", "chart_BC.1_time_series.png",
+        "cop_indicators.duckdb", "manifest.json", "observations.parquet"]
     assert (built / "latest").resolve() == release.resolve()
     assert (built / "LATEST").read_text().strip() == "test-release-1"
     assert not [p for p in built.iterdir() if p.name.startswith(".incoming")]
@@ -106,7 +108,12 @@ def test_public_duckdb_holds_observations_and_catalogue_but_no_raw_data(built):
         con.close()
     manifest = json.loads((built / "test-release-1" / "manifest.json").read_text())
     assert n == manifest["row_counts"]["observations"] == sum(manifest["indicators"].values())
-    assert set(codes) == set(manifest["indicators"]) == {"BC.1", "BC.7", "BC.8", "BC.9", "BC.10", "BC.11", "BC.12"}
+    # the catalogue lists every registry entry; the sample feeds every country-level one
+    assert codes == sorted(i.code for i in load_registry())
+    assert set(manifest["indicators"]) == {"BC.1", "BC.7", "BC.8", "BC.9", "BC.10", "BC.11", "BC.12"}
+    shipped = pd.read_parquet(built / "test-release-1" / "catalogue.parquet")
+    assert sorted(shipped["code"]) == codes
+    assert (built / "test-release-1" / "catalogue.md").read_text() == render_markdown(load_registry())
 
 
 def test_manifest_records_inputs_code_and_output_checksums(built):

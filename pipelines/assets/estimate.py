@@ -11,7 +11,7 @@ from pipelines.resources import BuildSettings, WarehouseResource
 
 
 @dg.asset(key=["estimates", "country_year"], group_name="estimate", pool="warehouse", kinds={"duckdb"},
-          deps=[["staging", "ict_country_year"]],
+          deps=[["staging", "ict_country_year"], ["reference", "indicator_registry"]],
           description="One row per country-level indicator, country and year (methods value and growth).")
 def estimates_country_year(context: dg.AssetExecutionContext, build: BuildSettings,
                            warehouse: WarehouseResource) -> dg.MaterializeResult:

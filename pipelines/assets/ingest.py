@@ -6,7 +6,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from indicators.catalogue import catalogue_frame
 from indicators.ingest.ict import load_manifest, load_raw_ict
+from indicators.registry import load_registry
+from indicators.warehouse import replace_table
 from indicators.reference import load_reference_tables
 from pipelines.resources import BuildSettings, WarehouseResource
 
@@ -37,3 +40,20 @@ def raw_ict_country_year(context: dg.AssetExecutionContext, build: BuildSettings
         "value_cells": dg.MetadataValue.int(sum(p["rows"] for p in provenance)),
         "provenance": dg.MetadataValue.json(provenance),
     })
+
+
+@dg.asset(key=["reference", "indicator_registry"], group_name="reference", pool="warehouse", kinds={"duckdb"},
+          description="The indicator registry (indicators/registry/*.yaml), validated (schemas.registry and "
+                      "expressions bound against each harmonised source), as reference.indicator_catalogue.")
+def reference_indicator_registry(context: dg.AssetExecutionContext, build: BuildSettings,
+                                 warehouse: WarehouseResource) -> dg.MaterializeResult:
+    registry = load_registry(Path(build.registry_dir) if build.registry_dir else None)
+    per_group: dict[str, int] = {}
+    for indicator in registry:
+        per_group[indicator.group] = per_group.get(indicator.group, 0) + 1
+    with warehouse.get_connection() as con:
+        replace_table(con, "reference.indicator_catalogue", catalogue_frame(registry))
+    context.log.info(f"registry: {len(registry)} indicators valid (" +
+                     ", ".join(f"{g} {n}" for g, n in per_group.items()) + ")")
+    return dg.MaterializeResult(metadata={"indicators": dg.MetadataValue.int(len(registry)),
+                                          **{g: dg.MetadataValue.int(n) for g, n in per_group.items()}})
