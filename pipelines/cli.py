@@ -4,11 +4,13 @@
     cop indicators list [--group G] [--registry DIR]
     cop indicators show CODE [--registry DIR]
     cop indicators docs [--check] [--registry DIR]
+    cop validate FILE --mapping SPEC [--json] [--report out.html]
 
 `build` builds a release by materializing every asset with the project's Dagster instance (dagster.yaml beside this
 package), showing progress as it goes. Exit codes: 0 built and published, 1 the build failed (nothing was
 published), 2 usage error. `indicators` prints the catalogue generated from the registry, and `docs` writes
-(or with --check compares) docs/indicators.md.
+(or with --check compares) docs/indicators.md. `validate` is the data provider's pre-flight check of one
+microdata file against its mapping spec: exit 0 if the file would be accepted, 1 if not, 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -209,6 +211,29 @@ def indicators_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def validate(args: argparse.Namespace) -> int:
+    from indicators.preflight import preflight, report_html, report_json, report_text
+
+    data_file, spec_file = Path(args.file), Path(args.mapping)
+    for label, path in (("FILE", data_file), ("--mapping", spec_file)):
+        if not path.is_file():
+            print(f"cop validate: {label} {path}: no such file", file=sys.stderr)
+            return 2
+    try:
+        result, provenance = preflight(data_file, spec_file)
+    except CopUserError as exc:
+        # a broken spec is a usage error; an unreadable file is a rejection
+        code = 2 if "mapping spec" in str(exc) or "key " in str(exc) else 1
+        print(f"cop validate: {exc}", file=sys.stderr)
+        return code
+    print(report_json(result, provenance) if args.json else report_text(result, provenance))
+    if args.report:
+        Path(args.report).write_text(report_html(result, provenance), encoding="utf-8")
+        if not args.json:
+            print(f"report written to {args.report}")
+    return 0 if result.accepted else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cop", description="Child Online Protection indicators pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +257,13 @@ def main(argv: list[str] | None = None) -> int:
     docs.set_defaults(handler=indicators_docs)
     for sub in (listing, show, docs):
         sub.add_argument("--registry", help="registry folder (default: indicators/registry)")
+
+    check = commands.add_parser("validate", help="pre-flight check of a microdata file against its mapping spec")
+    check.add_argument("file", help="the microdata file (CSV, Parquet, .sav, .dta, .rda, .rds)")
+    check.add_argument("--mapping", required=True, help="its mapping spec (YAML)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--report", help="also write an HTML report to this file")
+    check.set_defaults(handler=validate)
 
     args = parser.parse_args(argv)
     try:

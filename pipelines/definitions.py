@@ -11,16 +11,20 @@ from pipelines.assets.harmonise import ict_values_follow_the_rules, staging_ict_
 from pipelines.assets.ingest import (raw_ict_country_year, reference_country_codes,
                                      reference_indicator_registry)
 from pipelines.assets.publish import release
+from pipelines.assets.survey import (child_survey_source_accepted, new_mapping_specs, raw_child_survey,
+                                     staging_child_survey, survey_ingest_job)
 from pipelines.resources import default_resources
 
 ASSETS = [reference_country_codes, reference_indicator_registry, raw_ict_country_year, staging_ict_country_year,
           estimates_country_year, release]
 ASSET_CHECKS = [ict_values_follow_the_rules]
+SURVEY_ASSETS = [raw_child_survey, staging_child_survey]
+SURVEY_CHECKS = [child_survey_source_accepted]
 
 # Every build writes the warehouse: the tag lets dagster.yaml's run queue let one such run at a time.
 WAREHOUSE_WRITER_TAGS = {"cop/writes": "warehouse"}
 
-build_release_job = dg.define_asset_job("build_release", selection=dg.AssetSelection.all(),
+build_release_job = dg.define_asset_job("build_release", selection=dg.AssetSelection.assets(*ASSETS),
                                         tags=WAREHOUSE_WRITER_TAGS,
                                         description="Ingest, harmonise, audit, estimate and publish a release.")
 
@@ -31,13 +35,15 @@ weekly_build = dg.ScheduleDefinition(name="weekly_build", job=build_release_job,
 
 def build_definitions(sources_dir: str | Path | None = None, published_dir: str | Path | None = None,
                       warehouse: str | Path | None = None, registry_dir: str | Path | None = None,
-                      release_id: str | None = None) -> dg.Definitions:
+                      release_id: str | None = None, mappings_dir: str | Path | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=ASSETS,
-        asset_checks=ASSET_CHECKS,
-        jobs=[build_release_job],
+        assets=ASSETS + SURVEY_ASSETS,
+        asset_checks=ASSET_CHECKS + SURVEY_CHECKS,
+        jobs=[build_release_job, survey_ingest_job],
         schedules=[weekly_build],
-        resources=default_resources(sources_dir, published_dir, warehouse, registry_dir, release_id),
+        sensors=[new_mapping_specs],
+        resources=default_resources(sources_dir, published_dir, warehouse, registry_dir, release_id,
+                                    mappings_dir),
         # In-process: every step of a build shares one Python process instead of re-importing pandas, duckdb
         # and matplotlib per step (about 41 s against 7 s for a small project on the 2-core machine).
         executor=dg.in_process_executor,

@@ -13,6 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCES = REPO_ROOT / "data" / "sample"
 DEFAULT_PUBLISHED = REPO_ROOT / "data" / "published"
 DEFAULT_WAREHOUSE = REPO_ROOT / "data" / "warehouse" / "cop.duckdb"
+DEFAULT_MAPPINGS = REPO_ROOT / "data" / "mappings"
 
 
 class BuildSettings(dg.ConfigurableResource):
@@ -21,6 +22,7 @@ class BuildSettings(dg.ConfigurableResource):
     sources_dir: str = str(DEFAULT_SOURCES)
     published_dir: str = str(DEFAULT_PUBLISHED)
     registry_dir: str | None = None  # None: indicators/registry in the package
+    mappings_dir: str = str(DEFAULT_MAPPINGS)  # one mapping spec per survey source
     release_id: str | None = None  # None: a new timestamped id per build
 
 
@@ -36,7 +38,7 @@ class WarehouseResource(DuckDBResource):
 
 def default_resources(sources_dir: str | Path | None = None, published_dir: str | Path | None = None,
                       warehouse: str | Path | None = None, registry_dir: str | Path | None = None,
-                      release_id: str | None = None) -> dict:
+                      release_id: str | None = None, mappings_dir: str | Path | None = None) -> dict:
     """Resources from arguments, else COP_SOURCES / COP_PUBLISHED / COP_WAREHOUSE, else the repo defaults."""
     warehouse = Path(warehouse or os.environ.get("COP_WAREHOUSE") or DEFAULT_WAREHOUSE)
     return {
@@ -46,6 +48,7 @@ def default_resources(sources_dir: str | Path | None = None, published_dir: str 
                               .resolve()),
             registry_dir=str(registry_dir) if registry_dir else None,
             release_id=release_id,
+            mappings_dir=str(Path(mappings_dir or os.environ.get("COP_MAPPINGS") or DEFAULT_MAPPINGS).resolve()),
         ),
         "warehouse": WarehouseResource(database=str(warehouse.resolve())),
     }

@@ -1,0 +1,352 @@
+"""Harmonise one delivered microdata source into its standard table (staging.child_survey) and audit it.
+
+The mapping spec is compiled to one SQL SELECT over the raw table: renames, missing codes to null, recodes,
+type casts, derived bands. Then, for the source as a whole:
+- design rules (checked in SQL over all rows): weight present and > 0, stratum and PSU present, respondent ids
+  unique, fpc constant within a stratum: any breach rejects the whole source;
+- row rules: codes the spec does not recode, values of the wrong type (SQL flags), and the row-level checks of
+  the pandera model of the target (validated chunk by chunk, never the whole file in pandas): failing rows go
+  to quality.rejected_rows with source, row, column, value and rule;
+- if more than the spec's max_rejected_share of rows is rejected, the whole source is rejected.
+An accepted source's valid rows replace its rows in staging; a rejected source leaves none there, so nothing
+that depends on it can be estimated or published. quality.source_status says which and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+import pandera.pandas as pa
+
+from indicators.errors import ConfigError
+from indicators.ingest.microdata import raw_table_name
+from indicators.warehouse import ensure_schemas
+from schemas.mapping_spec import Bands, Constant, MappingSpec
+from schemas.sources import harmonised_sources
+
+# dataframe-wide checks of the model that concern the whole source; checked in SQL instead
+SOURCE_LEVEL_CHECKS = ("fpc is constant within a stratum and at least the number of PSUs sampled in it",
+                       "a source dataset covers one country and one wave")
+VALIDATION_CHUNK_ROWS = 50_000
+MAX_FAILURES_SHOWN = 20
+REJECTED_COLUMNS = ["source_id", "source_row", "column", "value", "rule"]
+
+
+@dataclass
+class SourceResult:
+    source_id: str
+    status: str  # accepted | rejected
+    rows: int
+    accepted_rows: int
+    rejected_rows: int
+    reasons: list[str] = field(default_factory=list)  # why a source was rejected as a whole
+    rule_counts: dict[str, int] = field(default_factory=dict)
+    first_failures: list[dict] = field(default_factory=list)
+    design: dict = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+
+def target_columns(target: str) -> dict[str, str]:
+    return harmonised_sources()[target].columns
+
+
+# ------------------------------------------------------------------------------------------ SQL compilation
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _matches(column_sql: str, code: object) -> str:
+    """Does a source value equal a code from the spec? Numbers compare as numbers, text as text."""
+    if isinstance(code, bool):
+        return f"TRY_CAST({column_sql} AS BOOLEAN) = {_literal(code)}"
+    if isinstance(code, (int, float)):
+        return f"TRY_CAST({column_sql} AS DOUBLE) = {float(code)!r}"
+    return f"trim(CAST({column_sql} AS VARCHAR)) = {_literal(str(code))}"
+
+
+def _quote(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def compile_mapping(spec: MappingSpec, raw_columns: list[str]) -> str:
+    """SELECT producing the target's columns plus `_row` and `__flag__<variable>` columns for row rules."""
+    columns = target_columns(spec.target)
+    missing_for = lambda variable: list(spec.missing.get("_all", [])) + list(spec.missing.get(variable, []))  # noqa: E731
+    select = ["_row", f"{_literal(spec.source_id)} AS source_id"]
+    if spec.country:
+        select.append(f"{_literal(spec.country)} AS country")
+    else:
+        mapped = " ".join(f"WHEN {_matches(_quote(spec.country_column), k)} THEN {_literal(v)}"
+                          for k, v in spec.country_codes.items())
+        raw = f"upper(trim(CAST({_quote(spec.country_column)} AS VARCHAR)))"
+        select.append(f"CASE {mapped} ELSE {raw} END AS country" if mapped else f"{raw} AS country")
+    select.append(f"{spec.wave} AS wave" if spec.wave is not None
+                  else f"TRY_CAST({_quote(spec.wave_column)} AS BIGINT) AS wave")
+    d = spec.design
+    select += [f"CAST({_quote(d.respondent_id)} AS VARCHAR) AS respondent_id",
+               f"NULLIF(trim(CAST({_quote(d.stratum)} AS VARCHAR)), '') AS stratum",
+               f"NULLIF(trim(CAST({_quote(d.psu)} AS VARCHAR)), '') AS psu",
+               f"TRY_CAST({_quote(d.weight)} AS DOUBLE) AS weight",
+               f"TRY_CAST({_quote(d.fpc)} AS DOUBLE) AS fpc" if d.fpc else "CAST(NULL AS DOUBLE) AS fpc"]
+    for source_column, variable in spec.rename.items():
+        src = _quote(source_column)
+        target_type = columns[variable]
+        missing = missing_for(variable)
+        is_missing = " OR ".join(_matches(src, code) for code in missing) or "FALSE"
+        cleaned = f"CASE WHEN {is_missing} THEN NULL ELSE {src} END"
+        if variable in spec.recode:
+            cases = " ".join(f"WHEN {_matches(src, k)} THEN {_literal(v)}" for k, v in spec.recode[variable].items())
+            value = f"CASE WHEN {src} IS NULL OR ({is_missing}) THEN NULL {cases} ELSE NULL END"
+            known = " OR ".join(_matches(src, k) for k in spec.recode[variable]) or "FALSE"
+            flag = (f"CASE WHEN {src} IS NOT NULL AND NOT ({is_missing}) AND NOT ({known}) "
+                    f"THEN 'code not in the spec''s recode for {variable}' END")
+            select.append(f"TRY_CAST({value} AS {target_type}) AS {_quote(variable)}")
+        else:
+            select.append(f"TRY_CAST({cleaned} AS {target_type}) AS {_quote(variable)}")
+            flag = (f"CASE WHEN {src} IS NOT NULL AND NOT ({is_missing}) AND TRY_CAST({cleaned} AS {target_type}) "
+                    f"IS NULL THEN 'value is not a valid {target_type.lower()} for {variable}' END")
+        select.append(f"{flag} AS {_quote('__flag__' + variable)}")
+        select.append(f"CAST({src} AS VARCHAR) AS {_quote('__raw__' + variable)}")
+    first = f"SELECT {', '.join(select)} FROM {raw_table_name(spec)}"
+    # second level: derived variables and absent columns, in the target's column order
+    provided = {"source_id", "country", "wave", "respondent_id", "stratum", "psu", "weight", "fpc",
+                *spec.rename.values()}
+    outer = ["_row"]
+    for column, column_type in columns.items():
+        if column in spec.derive:
+            rule = spec.derive[column]
+            if isinstance(rule, Bands):
+                cases = " ".join(f"WHEN {_quote(rule.from_)} BETWEEN {lo} AND {hi} THEN {_literal(label)}"
+                                 for label, (lo, hi) in rule.bands.items())
+                outer.append(f"CAST(CASE {cases} END AS {column_type}) AS {_quote(column)}")
+            else:
+                outer.append(f"CAST({_literal(rule.value)} AS {column_type}) AS {_quote(column)}")
+        elif column in provided:
+            outer.append(_quote(column))
+        else:
+            outer.append(f"CAST(NULL AS {column_type}) AS {_quote(column)}")
+    flags = [f'"__flag__{v}", "__raw__{v}"' for v in spec.rename.values()]
+    return f"SELECT {', '.join(outer + flags)} FROM ({first})"
+
+
+# ------------------------------------------------------------------------------------------------- audit
+def _row_schema(target: str) -> pa.DataFrameSchema:
+    """The target model's checks that concern one row at a time (the source-level ones are checked in SQL)."""
+    from schemas.child_survey import ChildSurveyModel
+
+    schema = {"child_survey": ChildSurveyModel}[target].to_schema()
+    return pa.DataFrameSchema(columns=schema.columns, strict=False, coerce=False, name=schema.name,
+                              checks=[c for c in schema.checks if c.name not in SOURCE_LEVEL_CHECKS])
+
+
+def _pandas_dtypes(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """DuckDB hands nullable booleans and integers over as object/float: give them pandas' nullable dtypes."""
+    for column, column_type in columns.items():
+        if column_type == "BOOLEAN":
+            frame[column] = frame[column].astype("boolean")
+        elif column_type == "BIGINT":
+            frame[column] = frame[column].astype("Int64")
+        elif column_type == "DOUBLE":
+            frame[column] = frame[column].astype("float64")
+        else:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame
+
+
+def _design_problems(con, candidate: str) -> list[str]:
+    """Source-level design rules, over all rows in SQL; any breach rejects the source."""
+    checks = {
+        "weight missing, zero or negative": "weight IS NULL OR weight <= 0",
+        "stratum missing": "stratum IS NULL",
+        "PSU missing": "psu IS NULL",
+        "respondent id missing": "respondent_id IS NULL",
+    }
+    problems = []
+    for rule, condition in checks.items():
+        n, rows = con.execute(f"SELECT count(*), list(_row ORDER BY _row)[1:5] FROM {candidate} "
+                              f"WHERE {condition}").fetchone()
+        if n:
+            problems.append(f"design variable broken: {rule} in {n} row(s) (rows {', '.join(map(str, rows))}"
+                            f"{', ...' if n > 5 else ''})")
+    n, ids = con.execute(f"""SELECT count(*), list(respondent_id)[1:5] FROM (SELECT respondent_id FROM {candidate}
+                             WHERE respondent_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1)""").fetchone()
+    if n:
+        problems.append(f"respondent id not unique: {n} id(s) repeated (e.g. {', '.join(ids)})")
+    n, strata = con.execute(f"""SELECT count(*), list(stratum)[1:5] FROM (SELECT stratum FROM {candidate}
+                                GROUP BY 1 HAVING count(DISTINCT fpc) > 1 OR (count(fpc) > 0 AND count(fpc) < count(*))
+                                OR min(fpc) < count(DISTINCT psu))""").fetchone()
+    if n:
+        problems.append(f"fpc not constant within stratum, or below the number of PSUs sampled: "
+                        f"{n} stratum/strata (e.g. {', '.join(map(str, strata))})")
+    n = con.execute(f"SELECT count(DISTINCT (country, wave)) FROM {candidate}").fetchone()[0]
+    if n > 1:
+        problems.append(f"a source must cover one country and one wave; this one has {n} combinations")
+    return problems
+
+
+def _row_failures(con, candidate: str, spec: MappingSpec) -> pd.DataFrame:
+    """Rows breaking a row rule: (source_row, column, value, rule), one line per row, column and rule."""
+    out = []
+    for variable in spec.rename.values():
+        flagged = con.execute(f"""SELECT _row AS source_row, '{variable}' AS "column", "__raw__{variable}" AS value,
+                                  "__flag__{variable}" AS rule FROM {candidate}
+                                  WHERE "__flag__{variable}" IS NOT NULL""").df()
+        out.append(flagged)
+    columns = target_columns(spec.target)
+    schema = _row_schema(spec.target)
+    names = ", ".join(_quote(c) for c in columns)
+    reader = con.execute(f"SELECT _row, {names} FROM {candidate} ORDER BY _row")
+    while True:
+        chunk = reader.fetch_df_chunk(VALIDATION_CHUNK_ROWS // 2048 or 1)
+        if chunk.empty:
+            break
+        chunk = _pandas_dtypes(chunk, columns)
+        # required columns: a null is a row failure here, and the row is not validated further (pandera
+        # would report non-nullable columns with nulls as a wrong dtype for the whole chunk)
+        required = [c for c, col in schema.columns.items() if not col.nullable]
+        nulls = chunk[required].isna()
+        if nulls.any().any():
+            where = nulls.stack()
+            where = where[where]
+            out.append(pd.DataFrame({"source_row": chunk.loc[where.index.get_level_values(0), "_row"].to_numpy(),
+                                     "column": where.index.get_level_values(1).astype(str),
+                                     "value": None, "rule": "required value is missing"}))
+            chunk = chunk[~nulls.any(axis=1)].reset_index(drop=True)
+        for column in required:
+            if columns.get(column) == "BOOLEAN":
+                chunk[column] = chunk[column].astype(bool)
+            elif columns.get(column) == "BIGINT":
+                chunk[column] = chunk[column].astype("int64")
+        try:
+            schema.validate(chunk, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            cases = exc.failure_cases
+            structural = cases[cases["index"].isna()]
+            if not structural.empty:
+                first = structural.iloc[0]
+                raise ConfigError(f"{spec.source_id}: harmonised table does not fit schemas/{spec.target}.py: "
+                                  f"column {first['column']}: {first['check']}")
+            cases = cases.drop_duplicates(subset=["index", "check"])
+            rows = chunk.loc[cases["index"].astype(int), "_row"].to_numpy()
+            values = [chunk.at[int(i), c] if c in chunk.columns else None
+                      for i, c in zip(cases["index"], cases["column"])]
+            out.append(pd.DataFrame({"source_row": rows, "column": cases["column"].astype(str).to_numpy(),
+                                     "value": [None if v is None or v is pd.NA else str(v) for v in values],
+                                     "rule": cases["check"].astype(str).to_numpy()}))
+    failures = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["source_row", "column",
+                                                                                   "value", "rule"])
+    return failures.sort_values(["source_row", "column"], ignore_index=True)
+
+
+def design_summary(con, candidate: str) -> dict:
+    strata, psus, n, wmin, wmax, wsum = con.execute(
+        f"SELECT count(DISTINCT stratum), count(DISTINCT (stratum, psu)), count(*), min(weight), max(weight), "
+        f"sum(weight) FROM {candidate}").fetchone()
+    lonely = [r[0] for r in con.execute(f"""SELECT stratum FROM {candidate} GROUP BY stratum
+                                            HAVING count(DISTINCT psu) = 1 ORDER BY 1""").fetchall()]
+    return {"rows": int(n), "strata": int(strata), "psus": int(psus), "weight_min": wmin, "weight_max": wmax,
+            "weight_sum": wsum, "lonely_psu_strata": lonely}
+
+
+# ---------------------------------------------------------------------------------------------- harmonise
+def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> SourceResult:
+    """Harmonise and audit one source already read into raw; write staging and quality tables for it."""
+    ensure_schemas(con)
+    columns = target_columns(spec.target)
+    raw = raw_table_name(spec)
+    raw_columns = [r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()]
+    missing = _spec_columns_missing(spec, raw_columns)
+    unmapped = sorted(set(raw_columns) - {"_row"} - _spec_columns(spec) - set(spec.ignore))
+    rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
+    if missing or unmapped:
+        reasons = [f"column {c!r} named in the spec (key {k}) is not in the file" for k, c in missing]
+        if unmapped:
+            reasons.append(f"column(s) in the file that the spec neither maps nor ignores: {', '.join(unmapped)}")
+        result = SourceResult(spec.source_id, "rejected", rows, 0, 0, reasons)
+        _write(con, spec, result, None, pd.DataFrame(columns=REJECTED_COLUMNS))
+        return result
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _candidate AS {compile_mapping(spec, raw_columns)}")
+    candidate = "_candidate"
+    reasons = _design_problems(con, candidate)
+    failures = _row_failures(con, candidate, spec)
+    bad_rows = failures["source_row"].nunique()
+    share = bad_rows / rows if rows else 0
+    if share > spec.max_rejected_share:
+        reasons.append(f"{bad_rows} of {rows} rows ({share:.1%}) break a row rule, more than the spec's "
+                       f"max_rejected_share of {spec.max_rejected_share:.1%}")
+    status = "rejected" if reasons else "accepted"
+    result = SourceResult(
+        spec.source_id, status, rows, 0 if reasons else rows - bad_rows, bad_rows, reasons,
+        rule_counts={str(k): int(v) for k, v in failures.groupby("rule")["source_row"].nunique().items()},
+        first_failures=failures.head(MAX_FAILURES_SHOWN).to_dict("records"),
+        design=design_summary(con, candidate))
+    failures.insert(0, "source_id", spec.source_id)
+    _write(con, spec, result, candidate, failures[REJECTED_COLUMNS])
+    con.execute("DROP TABLE IF EXISTS _candidate")
+    return result
+
+
+def _spec_columns(spec: MappingSpec) -> set[str]:
+    d = spec.design
+    used = {d.respondent_id, d.stratum, d.psu, d.weight, *spec.rename}
+    used |= {c for c in (d.fpc, spec.country_column, spec.wave_column) if c}
+    return used
+
+
+def _spec_columns_missing(spec: MappingSpec, raw_columns: list[str]) -> list[tuple[str, str]]:
+    d = spec.design
+    named = [("design.respondent_id", d.respondent_id), ("design.stratum", d.stratum), ("design.psu", d.psu),
+             ("design.weight", d.weight), ("design.fpc", d.fpc), ("country_column", spec.country_column),
+             ("wave_column", spec.wave_column)] + [(f"rename.{c}", c) for c in spec.rename]
+    return [(key, column) for key, column in named if column and column not in raw_columns]
+
+
+def _write(con, spec: MappingSpec, result: SourceResult, candidate: str | None, failures: pd.DataFrame) -> None:
+    table = harmonised_sources()[spec.target].table
+    columns = target_columns(spec.target)
+    definition = ", ".join(f"{_quote(c)} {t}" for c, t in columns.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
+    con.execute("""CREATE TABLE IF NOT EXISTS quality.rejected_rows
+                   (source_id VARCHAR, source_row BIGINT, "column" VARCHAR, value VARCHAR, rule VARCHAR)""")
+    con.execute("""CREATE TABLE IF NOT EXISTS quality.source_status
+                   (source_id VARCHAR, target VARCHAR, status VARCHAR, rows BIGINT, accepted_rows BIGINT,
+                    rejected_rows BIGINT, reasons VARCHAR, checked_at TIMESTAMP)""")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {table} WHERE source_id = ?", [spec.source_id])
+        if result.accepted and candidate:
+            names = ", ".join(_quote(c) for c in columns)
+            if failures.empty:
+                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {candidate}")
+            else:
+                _insert_valid(con, table, names, candidate, failures)
+        con.execute("DELETE FROM quality.rejected_rows WHERE source_id = ?", [spec.source_id])
+        if not failures.empty:
+            con.register("_failures", failures)
+            con.execute('INSERT INTO quality.rejected_rows SELECT source_id, source_row, "column", value, rule '
+                        "FROM _failures")
+            con.unregister("_failures")
+        con.execute("DELETE FROM quality.source_status WHERE source_id = ?", [spec.source_id])
+        con.execute("INSERT INTO quality.source_status VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+                    [spec.source_id, spec.target, result.status, result.rows, result.accepted_rows,
+                     result.rejected_rows, "; ".join(result.reasons)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _insert_valid(con, table: str, names: str, candidate: str, failures: pd.DataFrame) -> None:
+    con.register("_failed_rows", failures[["source_row"]].drop_duplicates())
+    con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {candidate} "
+                "WHERE _row NOT IN (SELECT source_row FROM _failed_rows)")
+    con.unregister("_failed_rows")

@@ -1,0 +1,132 @@
+"""Read delivered microdata files, in their own format, into the warehouse as delivered.
+
+CSV (declared encoding and delimiter) and Parquet are read by DuckDB itself; SPSS .sav and Stata .dta by
+pyreadstat in chunks (the file is never held in pandas whole), keeping value labels in
+raw.microdata_value_labels; R .rda/.rds by pyreadr (R files are loaded whole by R's own format; factors keep
+their labels as values). Every table gets `_row`, the 1-based record number in the file (header excluded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from indicators.errors import InputError
+from indicators.warehouse import ensure_schemas
+from schemas.mapping_spec import MappingSpec
+
+CHUNK_ROWS = 100_000
+
+
+def raw_table_name(spec: MappingSpec) -> str:
+    return f'raw."{spec.target}__{spec.source_id}"'
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def read_microdata(con: duckdb.DuckDBPyConnection, spec: MappingSpec, path: Path) -> dict:
+    """Load `path` into raw.<target>__<source_id> (replacing it); return provenance."""
+    ensure_schemas(con)
+    path = Path(path)
+    if not path.exists():
+        raise InputError.single(path, "file does not exist")
+    if path.stat().st_size == 0:
+        raise InputError.single(path, "file is empty")
+    table = raw_table_name(spec)
+    labels: list[dict] = []
+    try:
+        if spec.format == "csv":
+            options = spec.csv or type("Defaults", (), {"encoding": "utf-8", "delimiter": ","})()
+            con.execute(f"""CREATE OR REPLACE TABLE {table} AS
+                SELECT row_number() OVER () AS _row, * FROM read_csv({_sql_string(str(path))}, header = true,
+                    delim = {_sql_string(options.delimiter)}, encoding = {_sql_string(options.encoding.lower())},
+                    sample_size = -1)""")
+        elif spec.format == "parquet":
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT row_number() OVER () AS _row, * "
+                        f"FROM read_parquet({_sql_string(str(path))})")
+        elif spec.format in ("sav", "dta"):
+            labels = _read_readstat(con, spec, path, table)
+        else:
+            _read_r(con, spec, path, table)
+    except duckdb.Error as exc:
+        raise InputError.single(path, f"cannot be read as {spec.format}: {str(exc).splitlines()[0]}") from exc
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    if rows == 0:
+        raise InputError.single(path, "file has no data rows")
+    con.execute("""CREATE TABLE IF NOT EXISTS raw.microdata_value_labels
+                   (source_id VARCHAR, "column" VARCHAR, code VARCHAR, label VARCHAR)""")
+    con.execute("DELETE FROM raw.microdata_value_labels WHERE source_id = ?", [spec.source_id])
+    if labels:
+        con.register("_labels", pd.DataFrame(labels))
+        con.execute('INSERT INTO raw.microdata_value_labels SELECT source_id, "column", code, label FROM _labels')
+        con.unregister("_labels")
+    return {"source_id": spec.source_id, "path": str(path), "format": spec.format, "sha256": sha256_file(path),
+            "bytes": path.stat().st_size, "rows": int(rows), "value_labels": len(labels),
+            "synthetic": spec.synthetic}
+
+
+def _read_readstat(con, spec: MappingSpec, path: Path, table: str) -> list[dict]:
+    import pyreadstat
+
+    reader = pyreadstat.read_sav if spec.format == "sav" else pyreadstat.read_dta
+    labels: list[dict] = []
+    offset = 0
+    try:
+        chunks = pyreadstat.read_file_in_chunks(reader, str(path), chunksize=CHUNK_ROWS)
+        for chunk, meta in chunks:
+            chunk.insert(0, "_row", range(offset + 1, offset + 1 + len(chunk)))
+            con.register("_chunk", chunk)
+            if offset == 0:
+                con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _chunk")
+                for column, mapping in (meta.variable_value_labels or {}).items():
+                    labels += [{"source_id": spec.source_id, "column": column, "code": _code_text(code),
+                                "label": str(label)} for code, label in mapping.items()]
+            else:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _chunk")
+            con.unregister("_chunk")
+            offset += len(chunk)
+    except pyreadstat.ReadstatError as exc:
+        raise InputError.single(path, f"cannot be read as {spec.format}: {exc}") from exc
+    return labels
+
+
+def _code_text(code: object) -> str:
+    return format(code, "g") if isinstance(code, float) else str(code)
+
+
+def _read_r(con, spec: MappingSpec, path: Path, table: str) -> None:
+    import pyreadr
+
+    try:
+        objects = pyreadr.read_r(str(path))
+    except pyreadr.custom_errors.PyreadrError as exc:
+        raise InputError.single(path, f"cannot be read as {spec.format}: {exc}") from exc
+    if spec.rda_object:
+        if spec.rda_object not in objects:
+            raise InputError.single(path, f"has no object {spec.rda_object!r} (it has: {', '.join(objects)})")
+        frame = objects[spec.rda_object]
+    elif len(objects) == 1:
+        frame = next(iter(objects.values()))
+    else:
+        raise InputError.single(path, f"holds several objects ({', '.join(objects)}); name one with rda_object")
+    frame = frame.copy()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype("string")  # factor labels as values
+    frame.insert(0, "_row", range(1, len(frame) + 1))
+    con.register("_frame", frame)
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+    con.unregister("_frame")

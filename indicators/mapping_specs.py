@@ -1,0 +1,53 @@
+"""Where the mapping specs are: one YAML per delivered source in data/mappings/ (other YAML there, such as
+ict_variables.yaml, are not specs). Specs are recognised by their `source_id` and `target` keys."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+
+from indicators.errors import ConfigError
+from schemas.mapping_spec import MappingSpec, load_mapping_spec
+from schemas.sources import harmonised_sources
+
+MAPPINGS_DIR = Path(__file__).resolve().parents[1] / "data" / "mappings"
+
+
+def find_specs(mappings_dir: Path | None = None) -> dict[str, Path]:
+    """source_id -> spec file, for every spec in the folder; two files claiming one source_id is an error."""
+    found: dict[str, Path] = {}
+    for path in sorted(Path(mappings_dir or MAPPINGS_DIR).glob("*.yaml")):
+        try:
+            head = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(head, dict) or "source_id" not in head or "target" not in head:
+            continue
+        source_id = str(head["source_id"])
+        if source_id in found:
+            raise ConfigError(f"{path}: key source_id: {source_id!r} is also the source_id of {found[source_id]}")
+        found[source_id] = path
+    return found
+
+
+def spec_fingerprint(path: Path) -> str:
+    """Changes when the spec or the file it names changes (so a re-delivery is ingested again)."""
+    digest = hashlib.sha256(path.read_bytes())
+    try:
+        data_file = Path(yaml.safe_load(path.read_text())["file"])
+        data_file = data_file if data_file.is_absolute() else path.parent / data_file
+        stat = data_file.stat()
+        digest.update(f"{data_file}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    except (OSError, KeyError, TypeError):
+        pass
+    return digest.hexdigest()[:16]
+
+
+def load_spec(path: Path) -> MappingSpec:
+    head = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    target = head.get("target")
+    if target not in harmonised_sources():
+        raise ConfigError(f"{path}: key target: {target!r} is not a harmonised table")
+    return load_mapping_spec(path, harmonised_sources()[target].columns)
