@@ -40,12 +40,16 @@ def test_asset_graph_runs_one_way_from_sources_to_release():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"reference/country_codes", "reference/indicator_registry", "raw/ict_country_year",
-                    "staging/ict_country_year", "estimates/country_year", "release"}
+                    "staging/ict_country_year", "estimates/country_year", "release",
+                    "raw/child_survey", "staging/child_survey"}
     parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
                for k in graph.get_all_asset_keys()}
     assert parents["staging/ict_country_year"] == {"raw/ict_country_year", "reference/country_codes"}
     assert parents["estimates/country_year"] == {"staging/ict_country_year", "reference/indicator_registry"}
     assert parents["release"] == {"estimates/country_year"}
+    assert parents["staging/child_survey"] == {"raw/child_survey"}
+    survey = graph.get(dg.AssetKey(["staging", "child_survey"]))
+    assert survey.partitions_def.name == "survey_source"
     check = next(iter(ASSET_CHECKS[0].check_specs))
     assert check.blocking and check.asset_key.to_user_string() == "staging/ict_country_year"
     assert defs.resolve_job_def("build_release").executor_def.name == "in_process"
