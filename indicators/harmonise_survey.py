@@ -81,6 +81,16 @@ def _quote(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
+def _columns_of(names: str | list[str]) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)
+
+
+def _identifier(names: str | list[str]) -> str:
+    """One identifier from one or several columns (null if any part is missing)."""
+    parts = [f"NULLIF(trim(CAST({_quote(c)} AS VARCHAR)), '')" for c in _columns_of(names)]
+    return parts[0] if len(parts) == 1 else "(" + " || '-' || ".join(parts) + ")"
+
+
 def compile_mapping(spec: MappingSpec, raw_columns: list[str]) -> str:
     """SELECT producing the target's columns plus `_row` and `__flag__<variable>` columns for row rules."""
     columns = target_columns(spec.target)
@@ -96,9 +106,8 @@ def compile_mapping(spec: MappingSpec, raw_columns: list[str]) -> str:
     select.append(f"{spec.wave} AS wave" if spec.wave is not None
                   else f"TRY_CAST({_quote(spec.wave_column)} AS BIGINT) AS wave")
     d = spec.design
-    select += [f"CAST({_quote(d.respondent_id)} AS VARCHAR) AS respondent_id",
-               f"NULLIF(trim(CAST({_quote(d.stratum)} AS VARCHAR)), '') AS stratum",
-               f"NULLIF(trim(CAST({_quote(d.psu)} AS VARCHAR)), '') AS psu",
+    select += [f"{_identifier(d.respondent_id)} AS respondent_id", f"{_identifier(d.stratum)} AS stratum",
+               f"{_identifier(d.psu)} AS psu",
                f"TRY_CAST({_quote(d.weight)} AS DOUBLE) AS weight",
                f"TRY_CAST({_quote(d.fpc)} AS DOUBLE) AS fpc" if d.fpc else "CAST(NULL AS DOUBLE) AS fpc"]
     for source_column, variable in spec.rename.items():
@@ -166,7 +175,7 @@ def _pandas_dtypes(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame
     return frame
 
 
-def _design_problems(con, candidate: str) -> list[str]:
+def _design_problems(con, candidate: str, multi_country: bool = False) -> list[str]:
     """Source-level design rules, over all rows in SQL; any breach rejects the source."""
     checks = {
         "weight missing, zero or negative": "weight IS NULL OR weight <= 0",
@@ -191,9 +200,13 @@ def _design_problems(con, candidate: str) -> list[str]:
     if n:
         problems.append(f"fpc not constant within stratum, or below the number of PSUs sampled: "
                         f"{n} stratum/strata (e.g. {', '.join(map(str, strata))})")
-    n = con.execute(f"SELECT count(DISTINCT (country, wave)) FROM {candidate}").fetchone()[0]
+    n = con.execute(f"SELECT count(DISTINCT wave) FROM {candidate}").fetchone()[0]
     if n > 1:
-        problems.append(f"a source must cover one country and one wave; this one has {n} combinations")
+        problems.append(f"a source must cover one wave; this one has {n}")
+    if not multi_country:
+        n = con.execute(f"SELECT count(DISTINCT country) FROM {candidate}").fetchone()[0]
+        if n > 1:
+            problems.append(f"a source with a fixed country must cover one country; this one has {n}")
     return problems
 
 
@@ -280,7 +293,8 @@ def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> Sourc
         return result
     con.execute(f"CREATE OR REPLACE TEMP TABLE _candidate AS {compile_mapping(spec, raw_columns)}")
     candidate = "_candidate"
-    reasons = _design_problems(con, candidate)
+    # a multi-country file (PISA) names its country column; strata then lie within countries
+    reasons = _design_problems(con, candidate, multi_country=spec.country_column is not None)
     failures = _row_failures(con, candidate, spec)
     bad_rows = failures["source_row"].nunique()
     share = bad_rows / rows if rows else 0
@@ -301,14 +315,15 @@ def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> Sourc
 
 def _spec_columns(spec: MappingSpec) -> set[str]:
     d = spec.design
-    used = {d.respondent_id, d.stratum, d.psu, d.weight, *spec.rename}
+    used = {*_columns_of(d.respondent_id), *_columns_of(d.stratum), *_columns_of(d.psu), d.weight, *spec.rename}
     used |= {c for c in (d.fpc, spec.country_column, spec.wave_column) if c}
     return used
 
 
 def _spec_columns_missing(spec: MappingSpec, raw_columns: list[str]) -> list[tuple[str, str]]:
     d = spec.design
-    named = [("design.respondent_id", d.respondent_id), ("design.stratum", d.stratum), ("design.psu", d.psu),
+    named = [*((f"design.{key}", c) for key in ("respondent_id", "stratum", "psu")
+               for c in _columns_of(getattr(d, key))),
              ("design.weight", d.weight), ("design.fpc", d.fpc), ("country_column", spec.country_column),
              ("wave_column", spec.wave_column)] + [(f"rename.{c}", c) for c in spec.rename]
     return [(key, column) for key, column in named if column and column not in raw_columns]

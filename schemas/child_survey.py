@@ -258,6 +258,10 @@ class ChildSurveyModel(SurveyDesignModel):
         "The child has ever received advice from a teacher on how to use the Internet safely")
     safety_advice_peer: Series[pd.BooleanDtype] = _item(
         "The child has ever received advice from a friend or peer on how to use the Internet safely")
+    internet_at_home: Series[pd.BooleanDtype] = _item(
+        "The child's home has an Internet connection (at interview; PISA student questionnaire item)")
+    computer_at_home: Series[pd.BooleanDtype] = _item(
+        "The child has a computer at home that can be used for school work (at interview; PISA item)")
     can_change_privacy_settings: Series[pd.BooleanDtype] = _item(
         "'I know how to change my privacy settings (e.g. on a social networking site)' is fairly or very true "
         "of the child (skills item, at interview)")

@@ -30,11 +30,12 @@ class CsvOptions(_Strict):
 
 
 class Design(_Strict):
-    """Source column names of the design variables."""
+    """Source column names of the design variables. An identifier unique only within another column (PISA's
+    student_id within country) is given as a list of columns, joined with '-'."""
 
-    respondent_id: str
-    stratum: str
-    psu: str
+    respondent_id: str | list[str]
+    stratum: str | list[str]
+    psu: str | list[str]
     weight: str
     fpc: str | None = None
 
