@@ -111,10 +111,12 @@ def build(args: argparse.Namespace) -> int:
     previous = latest_release(out)
     print(f"cop build: sources {sources}\n           publishing to {out}", flush=True)
     defs = build_definitions(sources_dir=sources, published_dir=out, warehouse=args.warehouse,
-                             release_id=args.release_id)
-    job = defs.resolve_job_def("build_release").with_logger_defs({"cop_progress": _progress_logger(sys.stdout)})
+                             release_id=args.release_id, mappings_dir=args.mappings)
+    instance = DagsterInstance.get()
     started = time.monotonic()
-    result = job.execute_in_process(instance=DagsterInstance.get(), raise_on_error=False,
+    _ingest_survey_sources(defs, instance)
+    job = defs.resolve_job_def("build_release").with_logger_defs({"cop_progress": _progress_logger(sys.stdout)})
+    result = job.execute_in_process(instance=instance, raise_on_error=False,
                                     run_config={"loggers": {"cop_progress": {}}}, tags=WAREHOUSE_WRITER_TAGS)
     took = time.monotonic() - started
     if result.success:
@@ -138,6 +140,37 @@ def build(args: argparse.Namespace) -> int:
     kept = f"the previous release {previous.name} is untouched" if previous else "no earlier release exists"
     print(f"  {kept} ({out}).", file=sys.stderr)
     return 1
+
+
+def _ingest_survey_sources(defs, instance) -> None:
+    """One run per survey source (partition), so each delivery is read and audited alone; a rejected source
+    is reported and left out, the others go on."""
+    from indicators.mapping_specs import find_specs
+    from pipelines.assets.survey import survey_sources
+
+    mappings = Path(defs.resources["build"].mappings_dir)
+    specs = find_specs(mappings)
+    if not specs:
+        return
+    known = set(instance.get_dynamic_partitions(survey_sources.name))
+    instance.add_dynamic_partitions(survey_sources.name, sorted(set(specs) - known))
+    print(f"survey sources: {len(specs)} mapping spec(s) in {mappings}", flush=True)
+    job = defs.resolve_job_def("ingest_survey_source").with_logger_defs(
+        {"cop_progress": _progress_logger(open(os.devnull, "w"))})
+    for source_id in sorted(specs):
+        result = job.execute_in_process(instance=instance, partition_key=source_id, raise_on_error=False,
+                                        run_config={"loggers": {"cop_progress": {}}})
+        checks = [c for c in result.get_asset_check_evaluations()]
+        if result.success and all(c.passed for c in checks):
+            metadata = result.asset_materializations_for_node("staging__child_survey")[0].metadata
+            print(f"  {source_id}: accepted, {metadata['accepted_rows'].value} of {metadata['rows'].value} rows "
+                  f"kept", flush=True)
+            continue
+        reasons = [c.metadata["reasons"].value for c in checks if not c.passed and "reasons" in c.metadata]
+        errors = [_user_error(e.event_specific_data.error) or e.event_specific_data.error.message.strip()
+                  for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+                  and e.event_specific_data.error.cls_name != "DagsterAssetCheckFailedError"]
+        print(f"  {source_id}: REJECTED, left out of this build: {'; '.join(reasons + errors)}", flush=True)
 
 
 def _print_check_failure(check) -> None:
@@ -242,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     build_parser.add_argument("--out", help="folder of releases (default: data/published)")
     build_parser.add_argument("--warehouse", help="DuckDB warehouse file (default: data/warehouse/cop.duckdb)")
     build_parser.add_argument("--release-id", help="release id (default: UTC timestamp, e.g. 2026-11-28T101500Z)")
+    build_parser.add_argument("--mappings", help="folder of survey mapping specs (default: data/mappings)")
     build_parser.set_defaults(handler=build)
 
     indicators = commands.add_parser("indicators", help="the indicator catalogue, from the registry")
