@@ -32,6 +32,12 @@ from schemas.sources import harmonised_sources
 SOURCE_LEVEL_CHECKS = ("fpc is constant within a stratum and at least the number of PSUs sampled in it",
                        "a source dataset covers one country and one wave", "_fpc_consistent",
                        "_one_country_and_wave")
+# the column a dataframe-wide check is about, for quality.rejected_rows
+DATAFRAME_CHECK_COLUMNS = {
+    "age is within age_band": "age_band",
+    "a child who told a parent, friend, teacher or professional told someone": "told_someone",
+    "parent-module answers are null when no parent was interviewed": "parent_worried_online_safety",
+}
 CHECK_NAMES = {"_known_country": "country is an ISO 3166-1 alpha-3 code known to pycountry or explicitly mapped"}
 VALIDATION_CHUNK_ROWS = 50_000
 MAX_FAILURES_SHOWN = 20
@@ -70,11 +76,37 @@ def _literal(value: object) -> str:
 
 def _matches(column_sql: str, code: object) -> str:
     """Does a source value equal a code from the spec? Numbers compare as numbers, text as text."""
+    # coalesce: a text value compared with a numeric code is "no match", never NULL (NULL would hide it)
     if isinstance(code, bool):
-        return f"TRY_CAST({column_sql} AS BOOLEAN) = {_literal(code)}"
+        return f"coalesce({_as_boolean(column_sql)} = {_literal(code)}, FALSE)"
     if isinstance(code, (int, float)):
-        return f"TRY_CAST({column_sql} AS DOUBLE) = {float(code)!r}"
-    return f"trim(CAST({column_sql} AS VARCHAR)) = {_literal(str(code))}"
+        return f"coalesce(TRY_CAST({column_sql} AS DOUBLE) = {float(code)!r}, FALSE)"
+    return f"coalesce(trim(CAST({column_sql} AS VARCHAR)) = {_literal(str(code))}, FALSE)"
+
+
+def _as_boolean(column_sql: str) -> str:
+    """Only 1/0 and true/false (any case) are booleans; DuckDB's cast would make any non-zero number TRUE."""
+    text = f"lower(trim(CAST({column_sql} AS VARCHAR)))"
+    return (f"CASE WHEN {text} IN ('1', '1.0', 'true', 't') THEN TRUE "
+            f"WHEN {text} IN ('0', '0.0', 'false', 'f') THEN FALSE END")
+
+
+def _cast(column_sql: str, target_type: str) -> str:
+    """Cast to the target type, NULL when the value is not exactly of that type (12.7 is no integer)."""
+    if target_type == "BOOLEAN":
+        return _as_boolean(column_sql)
+    if target_type == "BIGINT":
+        number = f"TRY_CAST({column_sql} AS DOUBLE)"
+        return f"CASE WHEN {number} = floor({number}) THEN CAST({number} AS BIGINT) END"
+    return f"TRY_CAST({column_sql} AS {target_type})"
+
+
+def _text(column_sql: str, column_type: str) -> str:
+    """A source value as written: whole numbers stored as doubles (SPSS, Stata) without a trailing .0."""
+    if column_type in ("DOUBLE", "FLOAT", "DECIMAL") or column_type.startswith("DECIMAL"):
+        return (f"CASE WHEN {column_sql} = floor({column_sql}) AND abs({column_sql}) < 1e18 "
+                f"THEN CAST(CAST({column_sql} AS BIGINT) AS VARCHAR) ELSE CAST({column_sql} AS VARCHAR) END")
+    return f"CAST({column_sql} AS VARCHAR)"
 
 
 def _quote(column: str) -> str:
@@ -85,13 +117,13 @@ def _columns_of(names: str | list[str]) -> list[str]:
     return [names] if isinstance(names, str) else list(names)
 
 
-def _identifier(names: str | list[str]) -> str:
-    """One identifier from one or several columns (null if any part is missing)."""
-    parts = [f"NULLIF(trim(CAST({_quote(c)} AS VARCHAR)), '')" for c in _columns_of(names)]
+def _identifier(names: str | list[str], types: dict[str, str]) -> str:
+    """One identifier from one or several columns (null if any part is missing), ids as written."""
+    parts = [f"NULLIF(trim({_text(_quote(c), types.get(c, 'VARCHAR'))}), '')" for c in _columns_of(names)]
     return parts[0] if len(parts) == 1 else "(" + " || '-' || ".join(parts) + ")"
 
 
-def compile_mapping(spec: MappingSpec, raw_columns: list[str]) -> str:
+def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
     """SELECT producing the target's columns plus `_row` and `__flag__<variable>` columns for row rules."""
     columns = target_columns(spec.target)
     missing_for = lambda variable: list(spec.missing.get("_all", [])) + list(spec.missing.get(variable, []))  # noqa: E731
@@ -106,8 +138,9 @@ def compile_mapping(spec: MappingSpec, raw_columns: list[str]) -> str:
     select.append(f"{spec.wave} AS wave" if spec.wave is not None
                   else f"TRY_CAST({_quote(spec.wave_column)} AS BIGINT) AS wave")
     d = spec.design
-    select += [f"{_identifier(d.respondent_id)} AS respondent_id", f"{_identifier(d.stratum)} AS stratum",
-               f"{_identifier(d.psu)} AS psu",
+    types = raw_columns
+    select += [f"{_identifier(d.respondent_id, types)} AS respondent_id",
+               f"{_identifier(d.stratum, types)} AS stratum", f"{_identifier(d.psu, types)} AS psu",
                f"TRY_CAST({_quote(d.weight)} AS DOUBLE) AS weight",
                f"TRY_CAST({_quote(d.fpc)} AS DOUBLE) AS fpc" if d.fpc else "CAST(NULL AS DOUBLE) AS fpc"]
     for source_column, variable in spec.rename.items():
@@ -122,18 +155,19 @@ def compile_mapping(spec: MappingSpec, raw_columns: list[str]) -> str:
             known = " OR ".join(_matches(src, k) for k in spec.recode[variable]) or "FALSE"
             flag = (f"CASE WHEN {src} IS NOT NULL AND NOT ({is_missing}) AND NOT ({known}) "
                     f"THEN 'code not in the spec''s recode for {variable}' END")
-            select.append(f"TRY_CAST({value} AS {target_type}) AS {_quote(variable)}")
+            select.append(f"{_cast(value, target_type)} AS {_quote(variable)}")
         else:
-            select.append(f"TRY_CAST({cleaned} AS {target_type}) AS {_quote(variable)}")
-            flag = (f"CASE WHEN {src} IS NOT NULL AND NOT ({is_missing}) AND TRY_CAST({cleaned} AS {target_type}) "
+            select.append(f"{_cast(cleaned, target_type)} AS {_quote(variable)}")
+            flag = (f"CASE WHEN {src} IS NOT NULL AND NOT ({is_missing}) AND {_cast(cleaned, target_type)} "
                     f"IS NULL THEN 'value is not a valid {target_type.lower()} for {variable}' END")
         select.append(f"{flag} AS {_quote('__flag__' + variable)}")
-        select.append(f"CAST({src} AS VARCHAR) AS {_quote('__raw__' + variable)}")
+        select.append(f"{_text(src, types.get(source_column, 'VARCHAR'))} AS {_quote('__raw__' + variable)}")
     first = f"SELECT {', '.join(select)} FROM {raw_table_name(spec)}"
     # second level: derived variables and absent columns, in the target's column order
     provided = {"source_id", "country", "wave", "respondent_id", "stratum", "psu", "weight", "fpc",
                 *spec.rename.values()}
     outer = ["_row"]
+    flags_derived: list[str] = []
     for column, column_type in columns.items():
         if column in spec.derive:
             rule = spec.derive[column]
@@ -141,6 +175,10 @@ def compile_mapping(spec: MappingSpec, raw_columns: list[str]) -> str:
                 cases = " ".join(f"WHEN {_quote(rule.from_)} BETWEEN {lo} AND {hi} THEN {_literal(label)}"
                                  for label, (lo, hi) in rule.bands.items())
                 outer.append(f"CAST(CASE {cases} END AS {column_type}) AS {_quote(column)}")
+                flags_derived.append(
+                    f"CASE WHEN {_quote(rule.from_)} IS NOT NULL AND NOT ({' OR '.join(f'{_quote(rule.from_)} BETWEEN {lo} AND {hi}' for lo, hi in rule.bands.values())}) "
+                    f"THEN '{rule.from_} outside every band of {column}' END AS {_quote('__flag__' + column)}, "
+                    f"CAST({_quote(rule.from_)} AS VARCHAR) AS {_quote('__raw__' + column)}")
             else:
                 outer.append(f"CAST({_literal(rule.value)} AS {column_type}) AS {_quote(column)}")
         elif column in provided:
@@ -148,7 +186,7 @@ def compile_mapping(spec: MappingSpec, raw_columns: list[str]) -> str:
         else:
             outer.append(f"CAST(NULL AS {column_type}) AS {_quote(column)}")
     flags = [f'"__flag__{v}", "__raw__{v}"' for v in spec.rename.values()]
-    return f"SELECT {', '.join(outer + flags)} FROM ({first})"
+    return f"SELECT {', '.join(outer + flags + flags_derived)} FROM ({first})"
 
 
 # ------------------------------------------------------------------------------------------------- audit
@@ -213,7 +251,8 @@ def _design_problems(con, candidate: str, multi_country: bool = False) -> list[s
 def _row_failures(con, candidate: str, spec: MappingSpec) -> pd.DataFrame:
     """Rows breaking a row rule: (source_row, column, value, rule), one line per row, column and rule."""
     out = []
-    for variable in spec.rename.values():
+    flagged_variables = list(spec.rename.values()) + [v for v, r in spec.derive.items() if isinstance(r, Bands)]
+    for variable in flagged_variables:
         flagged = con.execute(f"""SELECT _row AS source_row, '{variable}' AS "column", "__raw__{variable}" AS value,
                                   "__flag__{variable}" AS rule FROM {candidate}
                                   WHERE "__flag__{variable}" IS NOT NULL""").df()
@@ -252,6 +291,9 @@ def _row_failures(con, candidate: str, spec: MappingSpec) -> pd.DataFrame:
                 first = structural.iloc[0]
                 raise ConfigError(f"{spec.source_id}: harmonised table does not fit schemas/{spec.target}.py: "
                                   f"column {first['column']}: {first['check']}")
+            cases = cases[cases["column"].astype(str) != "_row"].copy()
+            named = cases["check"].map(DATAFRAME_CHECK_COLUMNS)
+            cases.loc[named.notna(), "column"] = named[named.notna()]
             cases = cases.drop_duplicates(subset=["index", "check"])
             rows = chunk.loc[cases["index"].astype(int), "_row"].to_numpy()
             values = [chunk.at[int(i), c] if c in chunk.columns else None
@@ -261,7 +303,11 @@ def _row_failures(con, candidate: str, spec: MappingSpec) -> pd.DataFrame:
                                      "rule": cases["check"].astype(str).replace(CHECK_NAMES).to_numpy()}))
     failures = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["source_row", "column",
                                                                                    "value", "rule"])
-    return failures.sort_values(["source_row", "column"], ignore_index=True)
+    # a value the spec could not read is also null afterwards: report the cause, not the consequence
+    required = failures["rule"] == "required value is missing"
+    explained = failures[~required].set_index(["source_row", "column"]).index
+    keep = ~required | ~failures.set_index(["source_row", "column"]).index.isin(explained)
+    return failures[keep].sort_values(["source_row", "column"], ignore_index=True)
 
 
 def design_summary(con, candidate: str) -> dict:
@@ -280,7 +326,7 @@ def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> Sourc
     ensure_schemas(con)
     columns = target_columns(spec.target)
     raw = raw_table_name(spec)
-    raw_columns = [r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()]
+    raw_columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
     missing = _spec_columns_missing(spec, raw_columns)
     unmapped = sorted(set(raw_columns) - {"_row"} - _spec_columns(spec) - set(spec.ignore))
     rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]

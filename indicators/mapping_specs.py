@@ -45,9 +45,9 @@ def spec_fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_spec(path: Path) -> MappingSpec:
+def load_spec(path: Path, check_file: bool = True) -> MappingSpec:
     head = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     target = head.get("target")
     if target not in harmonised_sources():
         raise ConfigError(f"{path}: key target: {target!r} is not a harmonised table")
-    return load_mapping_spec(path, harmonised_sources()[target].columns)
+    return load_mapping_spec(path, harmonised_sources()[target].columns, check_file=check_file)

@@ -17,7 +17,7 @@ from indicators.mapping_specs import load_spec
 
 def preflight(data_file: Path, spec_file: Path) -> tuple[SourceResult, dict]:
     """Validate `data_file` as the source `spec_file` describes (its `file` key is overridden)."""
-    spec = load_spec(Path(spec_file))
+    spec = load_spec(Path(spec_file), check_file=False)  # FILE replaces the spec's own file
     con = duckdb.connect()
     try:
         provenance = read_microdata(con, spec, Path(data_file))

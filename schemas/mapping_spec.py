@@ -102,7 +102,7 @@ class MappingSpec(_Strict):
         return file if file.is_absolute() else (spec_file.parent / file).resolve()
 
 
-def load_mapping_spec(spec_file: Path, target_columns: dict[str, str]) -> MappingSpec:
+def load_mapping_spec(spec_file: Path, target_columns: dict[str, str], check_file: bool = True) -> MappingSpec:
     """Read and check a spec; `target_columns` are the harmonised table's columns (name -> DuckDB type)."""
     spec_file = Path(spec_file)
     try:
@@ -138,7 +138,7 @@ def load_mapping_spec(spec_file: Path, target_columns: dict[str, str]) -> Mappin
     for code, iso3 in spec.country_codes.items():
         if len(iso3) != 3 or not iso3.isupper():
             problems.append(f"key country_codes.{code}: {iso3!r} is not an ISO3 code")
-    if not spec.path(spec_file).exists():
+    if check_file and not spec.path(spec_file).exists():
         problems.append(f"key file: {spec.path(spec_file)} does not exist")
     if problems:
         raise ConfigError("invalid mapping spec\n  " + "\n  ".join(f"{spec_file}: {p}" for p in problems))

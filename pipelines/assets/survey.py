@@ -84,7 +84,7 @@ def child_survey_source_accepted(context: dg.AssetCheckExecutionContext,
 
 survey_ingest_job = dg.define_asset_job(
     "ingest_survey_source", selection=dg.AssetSelection.assets(raw_child_survey, staging_child_survey),
-    partitions_def=survey_sources, tags={"cop/writes": "warehouse"},
+    tags={"cop/writes": "warehouse"},  # partitioned by its assets' survey_source partitions
     description="Read, harmonise and audit one survey source (one partition per mapping spec).")
 
 
