@@ -34,6 +34,9 @@ def project(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("COP_DAGSTER_STATE", str(home / "state"))
     out, warehouse = tmp_path / "published", tmp_path / "warehouse.duckdb"
+    # these cases are about the ICT files: leave the survey sources out (an empty mappings folder)
+    monkeypatch.setenv("COP_MAPPINGS", str(tmp_path / "no_mappings"))
+    (tmp_path / "no_mappings").mkdir()
     assert cli.main(["build", "--out", str(out), "--warehouse", str(warehouse), "--release-id", "good-1"]) == 0
     return tmp_path, out, warehouse
 

@@ -1,6 +1,7 @@
 """Read delivered microdata files, in their own format, into the warehouse as delivered.
 
-CSV (declared encoding and delimiter) and Parquet are read by DuckDB itself; SPSS .sav and Stata .dta by
+CSV (declared encoding and delimiter; every column as text, exactly as delivered, so that a column of
+"yes"/"no" is not turned into booleans before the spec's recode sees it) and Parquet are read by DuckDB itself; SPSS .sav and Stata .dta by
 pyreadstat in chunks (the file is never held in pandas whole), keeping value labels in
 raw.microdata_value_labels; R .rda/.rds by pyreadr (R files are loaded whole by R's own format; factors keep
 their labels as values). Every table gets `_row`, the 1-based record number in the file (header excluded).
@@ -53,7 +54,7 @@ def read_microdata(con: duckdb.DuckDBPyConnection, spec: MappingSpec, path: Path
             con.execute(f"""CREATE OR REPLACE TABLE {table} AS
                 SELECT row_number() OVER () AS _row, * FROM read_csv({_sql_string(str(path))}, header = true,
                     delim = {_sql_string(options.delimiter)}, encoding = {_sql_string(options.encoding.lower())},
-                    sample_size = -1)""")
+                    sample_size = -1, all_varchar = true)""")
         elif spec.format == "parquet":
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT row_number() OVER () AS _row, * "
                         f"FROM read_parquet({_sql_string(str(path))})")
