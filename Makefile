@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DAGSTER_HOME := $(CURDIR)
 export COP_DAGSTER_STATE := $(CURDIR)/.dagster
 
-.PHONY: setup build test dev sample clean
+.PHONY: setup build test dev docs sample clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -37,9 +37,14 @@ dev: setup
 	mkdir -p $(COP_DAGSTER_STATE)
 	$(VENV)/bin/dagster dev
 
-## sample: regenerate the synthetic sample from its seeded generator
+## docs: regenerate docs/indicators.md from the indicator registry
+docs: setup
+	$(VENV)/bin/cop indicators docs
+
+## sample: regenerate the synthetic samples from their seeded generators
 sample: setup
 	$(VENV)/bin/python -m indicators.synthetic.ict_sample
+	$(VENV)/bin/python -m indicators.synthetic.child_survey_sample
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .dagster data/warehouse data/published
