@@ -24,6 +24,7 @@ from indicators.catalogue import catalogue_frame, render_markdown
 from indicators.charts import ranked_bar_chart, time_series_chart
 from indicators.country_level import ESTIMATES_TABLE
 from indicators.errors import CopError
+from indicators.files import sha256_file
 from indicators.registry import Indicator
 from schemas.observations import OBSERVATION_COLUMNS, ObservationModel
 
@@ -62,14 +63,6 @@ def observations_sql(release_id: str) -> str:
                SOURCE_ID, '{release_id}' AS RELEASE_ID
         FROM {ESTIMATES_TABLE}
         ORDER BY INDICATOR, REF_AREA, TIME_PERIOD"""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def observations_fingerprint(observations: pd.DataFrame) -> str:

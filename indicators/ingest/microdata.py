@@ -9,13 +9,13 @@ their labels as values). Every table gets `_row`, the 1-based record number in t
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from indicators.errors import InputError
+from indicators.files import sha256_file
 from indicators.warehouse import ensure_schemas
 from schemas.mapping_spec import MappingSpec
 
@@ -24,14 +24,6 @@ CHUNK_ROWS = 100_000
 
 def raw_table_name(spec: MappingSpec) -> str:
     return f'raw."{spec.target}__{spec.source_id}"'
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _sql_string(text: str) -> str:
