@@ -257,10 +257,23 @@ def _row_failures(con, candidate: str, spec: MappingSpec) -> pd.DataFrame:
                                   "__flag__{variable}" AS rule FROM {candidate}
                                   WHERE "__flag__{variable}" IS NOT NULL""").df()
         out.append(flagged)
-    columns = target_columns(spec.target)
-    schema = _row_schema(spec.target)
+    out.append(schema_failures(con, candidate, spec.target))
+    failures = pd.concat(out, ignore_index=True)
+    # a value the spec could not read is also null afterwards: report the cause, not the consequence
+    required = failures["rule"] == "required value is missing"
+    explained = failures[~required].set_index(["source_row", "column"]).index
+    keep = ~required | ~failures.set_index(["source_row", "column"]).index.isin(explained)
+    return failures[keep].sort_values(["source_row", "column"], ignore_index=True)
+
+
+def schema_failures(con, relation: str, target: str) -> pd.DataFrame:
+    """Row checks of the target's pandera model over a relation with a `_row` column, chunk by chunk (never
+    the whole table in pandas): (source_row, column, value, rule)."""
+    out = [pd.DataFrame(columns=["source_row", "column", "value", "rule"])]
+    columns = target_columns(target)
+    schema = _row_schema(target)
     names = ", ".join(_quote(c) for c in columns)
-    reader = con.execute(f"SELECT _row, {names} FROM {candidate} ORDER BY _row")
+    reader = con.execute(f"SELECT _row, {names} FROM {relation} ORDER BY _row")
     while True:
         chunk = reader.fetch_df_chunk(VALIDATION_CHUNK_ROWS // 2048 or 1)
         if chunk.empty:
@@ -289,7 +302,7 @@ def _row_failures(con, candidate: str, spec: MappingSpec) -> pd.DataFrame:
             structural = cases[cases["index"].isna()]
             if not structural.empty:
                 first = structural.iloc[0]
-                raise ConfigError(f"{spec.source_id}: harmonised table does not fit schemas/{spec.target}.py: "
+                raise ConfigError(f"{relation}: harmonised table does not fit schemas/{target}.py: "
                                   f"column {first['column']}: {first['check']}")
             cases = cases[cases["column"].astype(str) != "_row"].copy()
             named = cases["check"].map(DATAFRAME_CHECK_COLUMNS)
@@ -301,13 +314,16 @@ def _row_failures(con, candidate: str, spec: MappingSpec) -> pd.DataFrame:
             out.append(pd.DataFrame({"source_row": rows, "column": cases["column"].astype(str).to_numpy(),
                                      "value": [None if v is None or v is pd.NA else str(v) for v in values],
                                      "rule": cases["check"].astype(str).replace(CHECK_NAMES).to_numpy()}))
-    failures = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["source_row", "column",
-                                                                                   "value", "rule"])
-    # a value the spec could not read is also null afterwards: report the cause, not the consequence
-    required = failures["rule"] == "required value is missing"
-    explained = failures[~required].set_index(["source_row", "column"]).index
-    keep = ~required | ~failures.set_index(["source_row", "column"]).index.isin(explained)
-    return failures[keep].sort_values(["source_row", "column"], ignore_index=True)
+    return pd.concat(out, ignore_index=True)
+
+
+def audit_staged(con, target: str, source_id: str) -> pd.DataFrame:
+    """Re-validate what is staged for one source against the target's pandera model (the blocking check's
+    audit): failures as (source_row = position by respondent id, column, value, rule), empty when clean."""
+    table = harmonised_sources()[target].table
+    relation = (f"(SELECT row_number() OVER (ORDER BY respondent_id) AS _row, * FROM {table} "
+                f"WHERE source_id = {_literal(source_id)})")
+    return schema_failures(con, relation, target)
 
 
 def design_summary(con, candidate: str) -> dict:

@@ -98,3 +98,23 @@ def test_a_rejected_source_fails_its_blocking_check_and_leaves_no_rows(setup):
     [check] = result.get_asset_check_evaluations()
     assert not check.passed and "weight missing, zero or negative in 80 row(s)" in check.metadata["reasons"].value
     assert staged_rows(warehouse) == {"aaa_2023": 120}
+
+
+def test_the_check_audits_what_is_staged_against_the_model(setup):
+    """Write-audit: the blocking check re-validates the staged rows, so a row changed after harmonisation (or
+    a harmonisation bug) cannot pass unseen."""
+    from indicators.harmonise_survey import audit_staged
+
+    mappings, defs, instance, warehouse = setup
+    evaluate_sensor(instance, mappings, None)
+    assert defs.resolve_job_def("ingest_survey_source").execute_in_process(
+        instance=instance, partition_key="aaa_2023").success
+    con = duckdb.connect(str(warehouse))
+    try:
+        assert audit_staged(con, "child_survey", "aaa_2023").empty
+        con.execute("UPDATE staging.child_survey SET age = 30 WHERE source_id = 'aaa_2023' AND respondent_id = '7'")
+        failures = audit_staged(con, "child_survey", "aaa_2023")
+    finally:
+        con.close()
+    assert set(failures["column"]) == {"age", "age_band"} and "30" in set(failures["value"])
+    assert set(failures["rule"]) == {"less_than_or_equal_to(17)", "age is within age_band"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from indicators.harmonise_survey import harmonise_source
+from indicators.harmonise_survey import audit_staged, harmonise_source
 from indicators.ingest.microdata import read_microdata
 from indicators.mapping_specs import find_specs, load_spec, spec_fingerprint
 from pipelines.resources import BuildSettings, WarehouseResource
@@ -67,6 +67,8 @@ def child_survey_source_accepted(context: dg.AssetCheckExecutionContext,
                                  warehouse: WarehouseResource) -> dg.AssetCheckResult:
     source_id = context.partition_key
     with warehouse.get_connection() as con:
+        # audit: what is staged for this source is validated again against the pandera model
+        staged_failures = audit_staged(con, "child_survey", source_id)
         status, rows, rejected, reasons = con.execute(
             "SELECT status, rows, rejected_rows, reasons FROM quality.source_status WHERE source_id = ?",
             [source_id]).fetchone()
@@ -75,8 +77,9 @@ def child_survey_source_accepted(context: dg.AssetCheckExecutionContext,
         first = con.execute("""SELECT source_row, "column", value, rule FROM quality.rejected_rows
                                WHERE source_id = ? ORDER BY source_row LIMIT 20""", [source_id]).df()
     return dg.AssetCheckResult(
-        passed=status == "accepted", severity=dg.AssetCheckSeverity.ERROR,
+        passed=status == "accepted" and staged_failures.empty, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"status": status, "rows": rows, "rejected_rows": rejected, "reasons": reasons or "",
+                  "staged_rows_failing_the_model": len(staged_failures),
                   "rejected_rows_per_rule": dg.MetadataValue.json(dict(rules)),
                   "first_rejected_rows": dg.MetadataValue.md(first.to_markdown(index=False) if not first.empty
                                                              else "none")})
