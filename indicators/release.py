@@ -51,9 +51,22 @@ def code_version() -> dict:
     return version
 
 
-def observations_sql(release_id: str) -> str:
-    """Country-level estimates in the published layout; survey estimates join here when they exist."""
+def survey_estimate_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [f"estimates.{name}" for (name,) in con.execute(
+        """SELECT table_name FROM information_schema.columns WHERE table_schema = 'estimates'
+           AND table_name LIKE 'survey_%' AND column_name = 'OBS_VALUE' ORDER BY 1""").fetchall()]
+
+
+def observations_sql(release_id: str, survey_tables: list[str] = ()) -> str:
+    """Country-level and survey estimates in the published layout (DESIGN.md 4.3)."""
+    survey = "".join(f"""
+        UNION ALL
+        SELECT INDICATOR, REF_AREA, CAST(TIME_PERIOD AS BIGINT), SEX, AGE, URBANISATION, OBS_VALUE, UNIT_MEASURE,
+               STD_ERR, CI_LOWER, CI_UPPER, CV, N_UNWEIGHTED, OBS_STATUS, CONF_STATUS, CAST(NULL AS DOUBLE),
+               SOURCE_ID, '{release_id}'
+        FROM {table}""" for table in survey_tables)
     return f"""
+        SELECT * FROM (
         SELECT INDICATOR, REF_AREA, CAST(TIME_PERIOD AS BIGINT) AS TIME_PERIOD,
                '_T' AS SEX, '_T' AS AGE, '_T' AS URBANISATION,
                OBS_VALUE, UNIT_MEASURE,
@@ -61,8 +74,11 @@ def observations_sql(release_id: str) -> str:
                CAST(NULL AS DOUBLE) AS CV, CAST(NULL AS DOUBLE) AS N_UNWEIGHTED,
                'A' AS OBS_STATUS, 'F' AS CONF_STATUS, CAST(NULL AS DOUBLE) AS COVERAGE,
                SOURCE_ID, '{release_id}' AS RELEASE_ID
-        FROM {ESTIMATES_TABLE}
-        ORDER BY INDICATOR, REF_AREA, TIME_PERIOD"""
+        FROM {ESTIMATES_TABLE}{survey})
+        -- two deliveries for one country and wave: publish the one with more cases (its SOURCE_ID says which)
+        QUALIFY row_number() OVER (PARTITION BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION
+                                   ORDER BY N_UNWEIGHTED DESC NULLS LAST, SOURCE_ID) = 1
+        ORDER BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION"""
 
 
 def observations_fingerprint(observations: pd.DataFrame) -> str:
@@ -107,11 +123,12 @@ def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, rele
 
 def _write_release(con, folder: Path, release_id: str, indicators: list[Indicator], inputs: list[dict],
                    counts: dict, synthetic: bool, chart_countries: list[str]) -> None:
-    observations = con.execute(observations_sql(release_id)).df()[OBSERVATION_COLUMNS]
+    query = observations_sql(release_id, survey_estimate_tables(con))
+    observations = con.execute(query).df()[OBSERVATION_COLUMNS]
     ObservationModel.validate(observations, lazy=True)  # audit before anything is published
 
     parquet = folder / "observations.parquet"
-    con.execute(f"COPY ({observations_sql(release_id)}) TO '{parquet}' (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"COPY ({query}) TO '{parquet}' (FORMAT parquet, COMPRESSION zstd)")
 
     catalogue = catalogue_frame(indicators)
     catalogue.to_parquet(folder / "catalogue.parquet", index=False)

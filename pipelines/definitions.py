@@ -13,11 +13,12 @@ from pipelines.assets.ingest import (raw_ict_country_year, reference_country_cod
 from pipelines.assets.publish import release
 from pipelines.assets.survey import (child_survey_source_accepted, new_mapping_specs, raw_child_survey,
                                      staging_child_survey, survey_ingest_job)
+from pipelines.assets.survey_estimates import SURVEY_ESTIMATE_ASSETS, SURVEY_ESTIMATE_CHECKS
 from pipelines.resources import default_resources
 
 ASSETS = [reference_country_codes, reference_indicator_registry, raw_ict_country_year, staging_ict_country_year,
-          estimates_country_year, release]
-ASSET_CHECKS = [ict_values_follow_the_rules]
+          estimates_country_year, *SURVEY_ESTIMATE_ASSETS, release]
+ASSET_CHECKS = [ict_values_follow_the_rules, *SURVEY_ESTIMATE_CHECKS]
 SURVEY_ASSETS = [raw_child_survey, staging_child_survey]
 SURVEY_CHECKS = [child_survey_source_accepted]
 

@@ -23,6 +23,7 @@ class BuildSettings(dg.ConfigurableResource):
     published_dir: str = str(DEFAULT_PUBLISHED)
     registry_dir: str | None = None  # None: indicators/registry in the package
     mappings_dir: str = str(DEFAULT_MAPPINGS)  # one mapping spec per survey source
+    lonely_psu: str = "adjust"  # R's survey.lonely.psu policy: adjust, remove, average, certainty, fail
     release_id: str | None = None  # None: a new timestamped id per build
 
 

@@ -9,7 +9,8 @@ OBSERVATION_COLUMNS = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "SEX", "AGE", "UR
                        "UNIT_MEASURE", "STD_ERR", "CI_LOWER", "CI_UPPER", "CV", "N_UNWEIGHTED", "OBS_STATUS",
                        "CONF_STATUS", "COVERAGE", "SOURCE_ID", "RELEASE_ID"]
 OBS_STATUS_CODES = ["A", "E", "M", "Q"]  # normal, estimated/use with caution, missing, suppressed
-CONF_STATUS_CODES = ["F", "C"]  # free, confidential
+# free; not for publication (primary suppression); confidential; secondary (complementary) suppression
+CONF_STATUS_CODES = ["F", "N", "C", "D"]
 UNITS = ["percent", "percentage_points", "per_100", "per_100k", "count", "score", "ratio", "days"]
 
 

@@ -41,12 +41,17 @@ def test_asset_graph_runs_one_way_from_sources_to_release():
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"reference/country_codes", "reference/indicator_registry", "raw/ict_country_year",
                     "staging/ict_country_year", "estimates/country_year", "release",
-                    "raw/child_survey", "staging/child_survey"}
+                    "raw/child_survey", "staging/child_survey", "estimates/survey_subjective_aspects",
+                    "estimates/survey_risk_behaviour", "estimates/survey_incidents_responses",
+                    "estimates/survey_preventative_actions"}
     parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
                for k in graph.get_all_asset_keys()}
     assert parents["staging/ict_country_year"] == {"raw/ict_country_year", "reference/country_codes"}
     assert parents["estimates/country_year"] == {"staging/ict_country_year", "reference/indicator_registry"}
-    assert parents["release"] == {"estimates/country_year"}
+    assert parents["release"] == {"estimates/country_year", "estimates/survey_subjective_aspects",
+                                  "estimates/survey_risk_behaviour", "estimates/survey_incidents_responses",
+                                  "estimates/survey_preventative_actions"}
+    assert parents["estimates/survey_risk_behaviour"] == {"staging/child_survey", "reference/indicator_registry"}
     assert parents["staging/child_survey"] == {"raw/child_survey"}
     survey = graph.get(dg.AssetKey(["staging", "child_survey"]))
     assert survey.partitions_def.name == "survey_source"

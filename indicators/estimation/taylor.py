@@ -102,7 +102,7 @@ def _unit_sql(relation: str, design: Design, kind: str, y: str, x: str | None, u
     return (f"SELECT {stratum} AS _stratum, {psu} AS _psu, {ssu} AS _ssu, {fpc2} AS _fpc2, "
             f"CAST(({design.weight}) AS DOUBLE) AS _w, {fpc} AS _fpc"
             f"{', ' + groups if groups else ''}, "
-            f"CASE WHEN {d} THEN 1 ELSE 0 END AS _d, "
+            f"CASE WHEN {d} THEN 1 ELSE 0 END AS _d, CASE WHEN {in_domain} THEN 1 ELSE 0 END AS _u, "
             f"CASE WHEN {d} THEN {y_sql} ELSE 0 END AS _y, CASE WHEN {d} THEN {x_sql} ELSE 0 END AS _x "
             f"FROM {relation}")
 
@@ -150,7 +150,7 @@ def _variance(con, relation, design, kind, y, x, universe, by, margins, margin_c
         psu_sql = f"""
             SELECT {select + ',' if select else ''} _stratum, _psu,
                    sum(_w * _y) AS a, sum(_w * _x) AS b
-            FROM ({units}) WHERE _d = 1
+            FROM ({units}) WHERE _u = 1
             GROUP BY {_grouping_sets(by, margins, ['_stratum', '_psu'])}"""
         psu = con.execute(psu_sql).df()
         second = None
@@ -218,8 +218,9 @@ def _combine(psu, strata, cells, kind, by, margin_columns, policy):
     n_h = per_stratum["n_h"].astype(float)
     f = np.where(per_stratum["pop_psus"].notna(), (per_stratum["pop_psus"] - n_h) / per_stratum["pop_psus"], 1.0)
     lonely = n_h == 1
-    if lonely.any() and policy == "fail":
-        names = sorted(set(per_stratum.loc[lonely, "_stratum"].astype(str)))
+    certain = lonely & (f == 0)  # R returns 0 for a census stratum before any lonely-PSU rule
+    if (lonely & ~certain).any() and policy == "fail":
+        names = sorted(set(per_stratum.loc[lonely & ~certain, "_stratum"].astype(str)))
         raise LonelyPsuError(f"stratum/strata with a single PSU: {', '.join(names[:10])} "
                              "(choose a lonely PSU policy: adjust, remove, average, certainty)")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -228,24 +229,18 @@ def _combine(psu, strata, cells, kind, by, margin_columns, policy):
     v = np.where(lonely, 0.0, v)
     per_stratum["v"] = v
     if lonely.any() and policy == "adjust":
-        # the lonely PSU's total centred at the mean PSU total of the whole design (per cell)
-        totals = merged.groupby(keys, dropna=False)["z"].sum().rename("z_sum").reset_index() if keys else None
-        n_psu = strata.groupby(by)["n_h"].sum().rename("n_psu").reset_index() if by else None
-        adj = per_stratum.loc[lonely].copy()
-        if keys:
-            adj = adj.merge(totals, on=keys, how="left")
-        else:
-            adj["z_sum"] = merged["z"].sum()
-        adj = adj.merge(n_psu, on=by, how="left") if by else adj.assign(n_psu=strata["n_h"].sum())
-        grand_mean = adj["z_sum"] / adj["n_psu"]
-        f_lonely = f[lonely.to_numpy()]
-        per_stratum.loc[lonely, "v"] = (f_lonely * (adj["s1"] - grand_mean) ** 2).to_numpy()
+        # R: the lonely PSU's total is not centred, V_h = f_h * t_h^2 (for means, ratios and proportions
+        # the z values sum to zero, so this is the deviation from the mean of all PSU totals)
+        per_stratum.loc[lonely, "v"] = (f[lonely.to_numpy()] * per_stratum.loc[lonely, "s1"] ** 2).to_numpy()
     variance = per_stratum.groupby(keys, dropna=False)["v"].sum() if keys else pd.Series([per_stratum["v"].sum()])
-    if policy == "average" and lonely.any():
-        counts = per_stratum.assign(ok=~lonely).groupby(keys, dropna=False)["ok"].agg(["sum", "size"]) if keys \
-            else pd.DataFrame({"sum": [(~lonely).sum()], "size": [len(lonely)]})
-        n_strata = strata.groupby(by)["_stratum"].nunique() if by else None
-        variance = variance * _average_scale(counts, n_strata, keys, by, strata)
+    if policy == "average" and (lonely & ~certain).any():
+        # R: a lonely stratum's variance is NA; the sum over the others is scaled by
+        # (strata present in the domain) / (strata present and not lonely)
+        present = per_stratum.assign(ok=~(lonely & ~certain))
+        counts = present.groupby(keys, dropna=False)["ok"].agg(["sum", "size"]) if keys else \
+            pd.DataFrame({"sum": [present["ok"].sum()], "size": [len(present)]})
+        scale = counts["size"] / counts["sum"]
+        variance = variance * (scale if keys else scale.iloc[0])
     variance = variance.rename("variance").reset_index() if keys else pd.DataFrame({"variance": variance.values})
     # design degrees of freedom of the domain, as R's degf() of the domain's subset: PSUs with at least one
     # unit of the domain minus strata with at least one (svyciprop on svyby uses exactly this)
@@ -257,20 +252,6 @@ def _combine(psu, strata, cells, kind, by, margin_columns, policy):
         df = pd.DataFrame({"psus": [len(domain_psus)], "n_strata": [domain_psus["_stratum"].nunique()]})
     df["df"] = df["psus"] - df["n_strata"]
     return variance, df[keys + ["df"]]
-
-
-def _average_scale(counts, n_strata, keys, by, strata):
-    """R 'average': lonely strata are NA; the sum over the others is scaled by n_strata / n_ok."""
-    total_strata = (strata.groupby(by)["_stratum"].nunique() if by else pd.Series([strata["_stratum"].nunique()]))
-    lonely_count = counts["size"] - counts["sum"]
-    if keys:
-        frame = counts.reset_index()
-        frame = frame.merge(total_strata.rename("n_strata").reset_index(), on=by) if by else \
-            frame.assign(n_strata=total_strata.iloc[0])
-        frame["scale"] = frame["n_strata"] / (frame["n_strata"] - (frame["size"] - frame["sum"]))
-        return frame.set_index(keys)["scale"]
-    n = total_strata.iloc[0]
-    return n / (n - lonely_count.iloc[0])
 
 
 # ----------------------------------------------------------------------------------------------- finishing

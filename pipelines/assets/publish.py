@@ -7,11 +7,12 @@ import dagster as dg
 
 from indicators.registry import load_registry
 from indicators.release import new_release_id, publish_release
+from pipelines.assets.survey_estimates import SURVEY_ESTIMATE_ASSETS
 from pipelines.resources import BuildSettings, WarehouseResource
 
 
 @dg.asset(key=["release"], group_name="publish", pool="warehouse", kinds={"parquet", "duckdb"},
-          deps=[["estimates", "country_year"]],
+          deps=[["estimates", "country_year"]] + [a.key for a in SURVEY_ESTIMATE_ASSETS],
           description="data/published/<release_id>/: observations.parquet, cop_indicators.duckdb, charts, "
                       "manifest.json; `latest` moves last.")
 def release(context: dg.AssetExecutionContext, build: BuildSettings, warehouse: WarehouseResource) -> dg.MaterializeResult:
