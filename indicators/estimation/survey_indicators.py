@@ -87,7 +87,7 @@ def estimate_indicator(con: duckdb.DuckDBPyConnection, indicator: Indicator, lon
 
 def apply_quality_rules(cells: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
     cells = cells.copy()
-    n, cv = cells["N_UNWEIGHTED"], cells["CV"] * 100
+    n, cv = cells["N_UNWEIGHTED"], (cells["CV"] * 100).round(9)  # 0.333 is 33.3 %, not 33.300000000000004
     primary = (n < thresholds["min_n"]) | (cv > thresholds["max_cv"])
     caution = ((n < thresholds["flag_n"]) | (cv > thresholds["flag_cv"]) | cells["_boundary"] | cells["_low_df"])
     cells["OBS_STATUS"] = np.where(primary, "Q", np.where(caution, "E", "A"))
