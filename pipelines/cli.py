@@ -5,6 +5,9 @@
     cop indicators show CODE [--registry DIR]
     cop indicators docs [--check] [--registry DIR]
     cop validate FILE --mapping SPEC [--json] [--report out.html]
+    cop estimate FILE --weight W [--strata S] [--psu P] [--fpc F]
+                 (--proportion EXPR | --mean VAR | --total VAR | --ratio NUM/DEN) [--by A,B]
+                 [--lonely-psu adjust] [--format csv|json]
 
 `build` builds a release by materializing every asset with the project's Dagster instance (dagster.yaml beside this
 package), showing progress as it goes. Exit codes: 0 built and published, 1 the build failed (nothing was
@@ -267,6 +270,48 @@ def validate(args: argparse.Namespace) -> int:
     return 0 if result.accepted else 1
 
 
+def estimate_command(args: argparse.Namespace) -> int:
+    """Ad-hoc design-based tabulation of a microdata file, with the pipeline's own engine."""
+    import duckdb
+
+    from indicators.estimation.taylor import Design, estimate
+    from indicators.ingest.microdata import load_table
+
+    chosen = [(k, getattr(args, k)) for k in ("proportion", "mean", "total", "ratio") if getattr(args, k)]
+    if len(chosen) != 1:
+        print("cop estimate: give exactly one of --proportion, --mean, --total, --ratio", file=sys.stderr)
+        return 2
+    kind, expression = chosen[0]
+    x = None
+    if kind == "ratio":
+        if "/" not in expression:
+            print("cop estimate: --ratio takes NUMERATOR/DENOMINATOR", file=sys.stderr)
+            return 2
+        expression, x = expression.split("/", 1)
+    if not Path(args.file).is_file():
+        print(f"cop estimate: FILE {args.file}: no such file", file=sys.stderr)
+        return 2
+    by = [c.strip() for c in args.by.split(",")] if args.by else []
+    con = duckdb.connect()
+    try:
+        load_table(con, Path(args.file), "microdata")
+        design = Design(weight=args.weight, stratum=args.strata, psu=args.psu, fpc=args.fpc,
+                        lonely_psu=args.lonely_psu)
+        result = estimate(con, "microdata", design, kind, expression, x=x, margins=[by])
+    except duckdb.Error as exc:
+        print(f"cop estimate: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+    columns = by + ["estimate", "se", "ci_lower", "ci_upper", "df", "cv", "deff", "n_unweighted", "n_weighted"]
+    table = result[columns]
+    if args.format == "json":
+        print(table.to_json(orient="records", indent=2, double_precision=15))
+    else:
+        print(table.to_csv(index=False, float_format="%.10g"), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cop", description="Child Online Protection indicators pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -298,6 +343,21 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--report", help="also write an HTML report to this file")
     check.set_defaults(handler=validate)
+
+    tab = commands.add_parser("estimate", help="design-based estimate from a microdata file (no registry entry)")
+    tab.add_argument("file", help="CSV, Parquet, .sav or .dta")
+    tab.add_argument("--weight", required=True, help="weight column (or SQL expression)")
+    tab.add_argument("--strata", help="stratum column (default: one stratum)")
+    tab.add_argument("--psu", help="PSU column (default: each unit is a PSU)")
+    tab.add_argument("--fpc", help="first-stage fpc: number of PSUs in the stratum's population")
+    tab.add_argument("--proportion", help="boolean expression, e.g. \"internet = 'yes'\"")
+    tab.add_argument("--mean", help="variable or expression")
+    tab.add_argument("--total", help="variable or expression")
+    tab.add_argument("--ratio", help="NUMERATOR/DENOMINATOR")
+    tab.add_argument("--by", help="domain columns, comma-separated (one row per combination)")
+    tab.add_argument("--lonely-psu", default="adjust", choices=["adjust", "remove", "average", "certainty", "fail"])
+    tab.add_argument("--format", default="csv", choices=["csv", "json"])
+    tab.set_defaults(handler=estimate_command)
 
     args = parser.parse_args(argv)
     try:

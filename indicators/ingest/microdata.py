@@ -123,3 +123,31 @@ def _read_r(con, spec: MappingSpec, path: Path, table: str) -> None:
     con.register("_frame", frame)
     con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
     con.unregister("_frame")
+
+
+def load_table(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> int:
+    """Any supported microdata file (by its suffix) into a DuckDB table, as delivered; returns the row count.
+    For ad-hoc use (`cop estimate`); the pipeline reads through a mapping spec instead."""
+    path = Path(path)
+    suffix = path.suffix.lower().lstrip(".")
+    literal = _sql_string(str(path))
+    if not path.exists():
+        raise InputError.single(path, "file does not exist")
+    if suffix in ("csv", "txt"):
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv({literal}, header = true)")
+    elif suffix == "parquet":
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet({literal})")
+    elif suffix in ("sav", "dta"):
+        import pyreadstat
+
+        reader = pyreadstat.read_sav if suffix == "sav" else pyreadstat.read_dta
+        first = True
+        for chunk, _ in pyreadstat.read_file_in_chunks(reader, str(path), chunksize=CHUNK_ROWS):
+            con.register("_chunk", chunk)
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _chunk" if first
+                        else f"INSERT INTO {table} BY NAME SELECT * FROM _chunk")
+            con.unregister("_chunk")
+            first = False
+    else:
+        raise InputError.single(path, "unsupported format: use .csv, .parquet, .sav or .dta")
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
