@@ -132,32 +132,25 @@ def _cell_totals(con, relation, design, kind, y, x, universe, by, margins, margi
 
 def _variance(con, relation, design, kind, y, x, universe, by, margins, margin_columns, cells):
     units = _unit_sql(relation, design, kind, y, x, universe, by, margin_columns)
-    con.register("_cells", cells)
-    keys = [*by, *margin_columns]
     labels = _margin_label(margin_columns)
     select = ", ".join([*by, labels] if labels else by)
-    join = " AND ".join(f"p.{k} = c.{k}" for k in keys) or "TRUE"
     # n_h, N_h per stratum over the whole design (within the `by` cell: designs never span countries/waves)
     by_select = ", ".join(by)
     strata_sql = f"""SELECT {by_select + ',' if by_select else ''} _stratum, count(DISTINCT _psu) AS n_h,
                             max(_fpc) AS pop_psus, count(DISTINCT _fpc) AS fpc_values
                      FROM ({units}) GROUP BY ALL"""
-    try:
-        strata = con.execute(strata_sql).df()
-        if (strata["fpc_values"] > 1).any():
-            bad = strata.loc[strata["fpc_values"] > 1, "_stratum"].tolist()
-            raise CopError(f"fpc is not constant within stratum/strata {', '.join(map(str, bad[:5]))}")
-        psu_sql = f"""
-            SELECT {select + ',' if select else ''} _stratum, _psu,
-                   sum(_w * _y) AS a, sum(_w * _x) AS b
-            FROM ({units}) WHERE _u = 1
-            GROUP BY {_grouping_sets(by, margins, ['_stratum', '_psu'])}"""
-        psu = con.execute(psu_sql).df()
-        second = None
-        if design.ssu and design.fpc and design.fpc2:
-            second = _second_stage(con, units, select, by, margins, margin_columns, cells, kind)
-    finally:
-        con.unregister("_cells")
+    strata = con.execute(strata_sql).df()
+    if (strata["fpc_values"] > 1).any():
+        bad = strata.loc[strata["fpc_values"] > 1, "_stratum"].tolist()
+        raise CopError(f"fpc is not constant within stratum/strata {', '.join(map(str, bad[:5]))}")
+    psu_sql = f"""
+        SELECT {select + ',' if select else ''} _stratum, _psu, sum(_w * _y) AS a, sum(_w * _x) AS b
+        FROM ({units}) WHERE _u = 1
+        GROUP BY {_grouping_sets(by, margins, ['_stratum', '_psu'])}"""
+    psu = con.execute(psu_sql).df()
+    second = None
+    if design.ssu and design.fpc and design.fpc2:
+        second = _second_stage(con, units, select, by, margins, margin_columns, cells, kind)
     variance, df = _combine(psu, strata, cells, kind, by, margin_columns, design.lonely_psu)
     if second is not None:
         keys = [*by, *margin_columns]
@@ -188,8 +181,9 @@ def _second_stage(con, units, select, by, margins, margin_columns, cells, kind) 
         merged["z"] = merged["a"]
     else:
         merged["z"] = (merged["a"] - merged["y_total"] / merged["x_total"] * merged["b"]) / merged["x_total"]
+    merged["z2"] = merged["z"] ** 2
     per_psu = merged.groupby(keys + ["_stratum", "_psu"], dropna=False).agg(
-        s1=("z", "sum"), s2=("z", lambda v: float(np.dot(v, v)))).reset_index()
+        s1=("z", "sum"), s2=("z2", "sum")).reset_index()
     per_psu = per_psu.merge(sizes, on=["_stratum", "_psu"], how="left")
     m = per_psu["m"].astype(float)
     f2 = (per_psu["pop_ssus"] - m) / per_psu["pop_ssus"]
@@ -212,8 +206,9 @@ def _combine(psu, strata, cells, kind, by, margin_columns, policy):
     else:
         ratio = merged["y_total"] / merged["x_total"]
         merged["z"] = (merged["a"] - ratio * merged["b"]) / merged["x_total"]
+    merged["z2"] = merged["z"] ** 2  # plain sums: no Python call per group
     per_stratum = merged.groupby(keys + ["_stratum"], dropna=False).agg(
-        s1=("z", "sum"), s2=("z", lambda v: float(np.dot(v, v))), m=("z", "size")).reset_index()
+        s1=("z", "sum"), s2=("z2", "sum"), m=("z", "size")).reset_index()
     per_stratum = per_stratum.merge(strata[by + ["_stratum", "n_h", "pop_psus"]], on=by + ["_stratum"], how="left")
     n_h = per_stratum["n_h"].astype(float)
     f = np.where(per_stratum["pop_psus"].notna(), (per_stratum["pop_psus"] - n_h) / per_stratum["pop_psus"], 1.0)
