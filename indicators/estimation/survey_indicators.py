@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from indicators.estimation.taylor import TOTAL, Design, estimate
+from indicators.estimation.taylor import TOTAL, Design, Estimand, estimate_many
 from indicators.registry import Indicator
 from indicators.warehouse import ensure_schemas, replace_table
 from schemas.sources import harmonised_sources
@@ -57,14 +57,29 @@ def survey_design(lonely_psu: str = "adjust") -> Design:
 def estimate_indicator(con: duckdb.DuckDBPyConnection, indicator: Indicator, lonely_psu: str = "adjust"
                        ) -> pd.DataFrame:
     """One indicator in every domain, with quality rules applied, in the published column names."""
-    table = harmonised_sources()[indicator.source].table
-    dimensions = [d for d in indicator.disaggregations if d in DIMENSIONS]
-    margins = [[]] + [[d] for d in dimensions]
-    kind = indicator.method
-    y = indicator.numerator if kind in ("proportion", "ratio") else indicator.value
-    x = indicator.denominator if kind == "ratio" else None
-    result = estimate(con, table, survey_design(lonely_psu), kind, y, x=x, universe=indicator.universe,
-                      by=["source_id", "country", "wave"], margins=margins)
+    return estimate_indicators(con, [indicator], lonely_psu)[indicator.code]
+
+
+def estimate_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicator], lonely_psu: str = "adjust"
+                        ) -> dict[str, pd.DataFrame]:
+    """Several indicators; those on one source with the same disaggregations share one scan of the microdata."""
+    batches: dict[tuple, list[Indicator]] = {}
+    for indicator in indicators:
+        dimensions = tuple(d for d in indicator.disaggregations if d in DIMENSIONS)
+        batches.setdefault((indicator.source, dimensions), []).append(indicator)
+    out = {}
+    for (source, dimensions), members in batches.items():
+        table = harmonised_sources()[source].table
+        estimands = [Estimand(i.method, i.numerator if i.method in ("proportion", "ratio") else i.value,
+                              i.denominator if i.method == "ratio" else None, i.universe) for i in members]
+        results = estimate_many(con, table, survey_design(lonely_psu), estimands,
+                                by=["source_id", "country", "wave"], margins=[[]] + [[d] for d in dimensions])
+        for indicator, result in zip(members, results):
+            out[indicator.code] = _published(indicator, result)
+    return out
+
+
+def _published(indicator: Indicator, result: pd.DataFrame) -> pd.DataFrame:
     if result.empty:
         return pd.DataFrame(columns=ESTIMATE_COLUMNS)
     for column in DIMENSIONS:
@@ -122,6 +137,7 @@ def compute_survey_indicators(con: duckdb.DuckDBPyConnection, indicators: list[I
     """estimates.survey: every survey indicator whose source has rows; returns rows per indicator code."""
     ensure_schemas(con)
     frames, counts = [], {}
+    present = []
     for indicator in indicators:
         if not is_survey_indicator(indicator):
             continue
@@ -130,10 +146,12 @@ def compute_survey_indicators(con: duckdb.DuckDBPyConnection, indicators: list[I
                              "table_name = ?", [table]).fetchone()[0]
         if not exists or not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
             counts[indicator.code] = 0
-            continue
-        frame = estimate_indicator(con, indicator, lonely_psu)
-        counts[indicator.code] = len(frame)
-        frames.append(frame)
+        else:
+            present.append(indicator)
+    for code, frame in estimate_indicators(con, present, lonely_psu).items():
+        counts[code] = len(frame)
+        if not frame.empty:
+            frames.append(frame)
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ESTIMATE_COLUMNS)
     replace_table(con, "estimates.survey", result)
     return counts

@@ -23,6 +23,7 @@ Lonely PSUs (a stratum with one PSU in the design) follow R's options(survey.lon
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -70,16 +71,116 @@ def estimate(con: duckdb.DuckDBPyConnection, relation: str, design: Design, kind
     Returns one row per domain with the `by` and margin columns ('_T' where a margin is totalled), estimate,
     se, ci_lower, ci_upper, df, cv, deff, n_unweighted, n_weighted, flags.
     """
-    if kind not in KINDS:
-        raise CopError(f"estimator {kind!r}: one of {', '.join(KINDS)}")
+    return estimate_many(con, relation, design, [Estimand(kind, y, x, universe)], by, margins, level)[0]
+
+
+@dataclass(frozen=True)
+class Estimand:
+    kind: str
+    y: str
+    x: str | None = None
+    universe: str | None = None
+
+
+def estimate_many(con: duckdb.DuckDBPyConnection, relation: str, design: Design, estimands: list[Estimand],
+                  by: list[str] | None = None, margins: list[list[str]] | None = None,
+                  level: float = 0.95) -> list[pd.DataFrame]:
+    """Several estimands over one design and the same domains, from ONE scan of the microdata.
+
+    The scan groups by (by, margin columns, stratum, PSU) and sums, per estimand, w*d*y, w*d*x, d, w*d and
+    w*d*y^2 (d: the unit is in the estimand's domain). Cell totals, PSU totals of the linearised variable and
+    stratum sizes are all rolled up from that PSU-level table, which is small (cells x PSUs).
+    """
+    for e in estimands:
+        if e.kind not in KINDS:
+            raise CopError(f"estimator {e.kind!r}: one of {', '.join(KINDS)}")
     by = list(by or [])
     margins = [list(m) for m in (margins or [[]])]
     margin_columns = sorted({c for m in margins for c in m}, key=lambda c: [c in m for m in margins])
-    cells = _cell_totals(con, relation, design, kind, y, x, universe, by, margins, margin_columns)
-    if cells.empty:
-        return cells
-    variance, df = _variance(con, relation, design, kind, y, x, universe, by, margins, margin_columns, cells)
-    return _finish(cells, variance, df, kind, by, margin_columns, level)
+    finest = _scan(con, relation, design, estimands, by, margin_columns)
+    strata = finest.groupby([*by, "_stratum"], dropna=False).agg(
+        n_h=("_psu", "nunique"), pop_psus=("pop_psus", "max"), fpc_values=("fpc_values", "max")).reset_index()
+    # roll the PSU-level scan up to each margin once, for all estimands together
+    value_columns = [c for c in finest.columns if re.fullmatch(r"(a|b|n|nw|yy|u)\d+", c)]
+    aggregation = {c: ("max" if c.startswith("u") else "sum") for c in value_columns}
+    rolled = {tuple(m): finest.groupby([*by, *m, "_stratum", "_psu"], dropna=False).agg(aggregation).reset_index()
+              for m in margins}
+    results = []
+    for k, e in enumerate(estimands):
+        cells, psu = _frames(rolled, k, by, margins, margin_columns)
+        if cells.empty:
+            results.append(cells)
+            continue
+        if (strata["fpc_values"] > 1).any():
+            bad = strata.loc[strata["fpc_values"] > 1, "_stratum"].tolist()
+            raise CopError(f"fpc is not constant within stratum/strata {', '.join(map(str, bad[:5]))}")
+        variance, df = _combine(psu, strata, cells, e.kind, by, margin_columns, design.lonely_psu)
+        if design.ssu and design.fpc and design.fpc2:
+            variance = _add_second_stage(con, relation, design, e, by, margins, margin_columns, cells, variance)
+        results.append(_finish(cells, variance, df, e.kind, by, margin_columns, level))
+    return results
+
+
+def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: list[str],
+          margin_columns: list[str]) -> pd.DataFrame:
+    stratum = f"CAST(({design.stratum}) AS VARCHAR)" if design.stratum else "'1'"
+    psu = f"CAST(({design.psu}) AS VARCHAR)" if design.psu else "CAST(row_number() OVER () AS VARCHAR)"
+    fpc = f"CAST(({design.fpc}) AS DOUBLE)" if design.fpc else "CAST(NULL AS DOUBLE)"
+    groups = [f"CAST({c} AS VARCHAR) AS {c}" for c in [*by, *margin_columns]]
+    unit_columns = [f"{stratum} AS _stratum", f"{psu} AS _psu", f"CAST(({design.weight}) AS DOUBLE) AS _w",
+                    f"{fpc} AS _fpc", *groups]
+    sums = []
+    for k, e in enumerate(estimands):
+        y_sql = f"CAST(({e.y}) AS DOUBLE)"
+        x_sql = f"CAST(({e.x}) AS DOUBLE)" if e.kind == "ratio" else "1.0"
+        in_universe = f"(({e.universe}) IS TRUE)" if e.universe else "TRUE"
+        d = f"({in_universe} AND {y_sql} IS NOT NULL AND {x_sql} IS NOT NULL)"
+        unit_columns += [f"CASE WHEN {d} THEN 1 ELSE 0 END AS _d{k}", f"CASE WHEN {in_universe} THEN 1 ELSE 0 END AS _u{k}",
+                         f"CASE WHEN {d} THEN {y_sql} ELSE 0 END AS _y{k}", f"CASE WHEN {d} THEN {x_sql} ELSE 0 END AS _x{k}"]
+        sums += [f"sum(_w * _y{k}) AS a{k}", f"sum(_w * _x{k}) AS b{k}", f"sum(_d{k}) AS n{k}",
+                 f"sum(_w * _d{k}) AS nw{k}", f"sum(_w * _d{k} * _y{k} * _y{k}) AS yy{k}", f"max(_u{k}) AS u{k}"]
+    keys = ", ".join([*by, *margin_columns, "_stratum", "_psu"])
+    return con.execute(f"""SELECT {keys}, max(_fpc) AS pop_psus, count(DISTINCT _fpc) AS fpc_values, {', '.join(sums)}
+                           FROM (SELECT {', '.join(unit_columns)} FROM {relation}) GROUP BY {keys}""").df()
+
+
+def _frames(rolled: dict, k: int, by: list[str], margins: list[list[str]], margin_columns: list[str]):
+    """cells (one row per domain) and psu (PSU sums per domain, PSUs with a unit of the universe) for
+    estimand k, from the PSU-level sums rolled up to each margin."""
+    columns = {f"a{k}": "a", f"b{k}": "b", f"n{k}": "n", f"nw{k}": "nw", f"yy{k}": "yy", f"u{k}": "u"}
+    psu_frames, cell_frames = [], []
+    sums = ["a", "b", "n", "nw", "yy"]
+    for margin in margins:
+        group = [*by, *margin]
+        frame = rolled[tuple(margin)][[*group, "_stratum", "_psu", *columns]].rename(columns=columns)
+        for column in margin_columns:
+            if column not in margin:
+                frame[column] = TOTAL
+        psu_frames.append(frame[frame["u"] > 0])
+        cells = (frame.groupby(group, dropna=False)[sums].sum().reset_index() if group
+                 else frame[sums].sum().to_frame().T)
+        for column in margin_columns:
+            if column not in margin:
+                cells[column] = TOTAL
+        cell_frames.append(cells[cells["n"] > 0])
+    psu = pd.concat(psu_frames, ignore_index=True)
+    cells = pd.concat(cell_frames, ignore_index=True).rename(
+        columns={"a": "y_total", "b": "x_total", "n": "n_unweighted", "nw": "n_weighted"})
+    return cells, psu
+
+
+def _add_second_stage(con, relation, design, e: Estimand, by, margins, margin_columns, cells, variance):
+    units = _unit_sql(relation, design, e.kind, e.y, e.x, e.universe, by, margin_columns)
+    labels = _margin_label(margin_columns)
+    select = ", ".join([*by, labels] if labels else by)
+    second = _second_stage(con, units, select, by, margins, margin_columns, cells, e.kind)
+    keys = [*by, *margin_columns]
+    if keys:
+        variance = variance.merge(second, on=keys, how="left").fillna({"v2": 0.0})
+        variance["variance"] = variance["variance"] + variance.pop("v2")
+    else:
+        variance["variance"] = variance["variance"] + second["v2"].iloc[0]
+    return variance
 
 
 # ------------------------------------------------------------------------------------------------ SQL parts
@@ -114,52 +215,6 @@ def _grouping_sets(by: list[str], margins: list[list[str]], extra: list[str] = (
 
 def _margin_label(margin_columns: list[str]) -> str:
     return ", ".join(f"CASE WHEN GROUPING({c}) = 1 THEN '{TOTAL}' ELSE {c} END AS {c}" for c in margin_columns)
-
-
-def _cell_totals(con, relation, design, kind, y, x, universe, by, margins, margin_columns) -> pd.DataFrame:
-    units = _unit_sql(relation, design, kind, y, x, universe, by, margin_columns)
-    labels = _margin_label(margin_columns)
-    select = ", ".join([*by, labels] if labels else by)
-    sql = f"""
-        SELECT {select + ',' if select else ''}
-               sum(_w * _y) AS y_total, sum(_w * _x) AS x_total, sum(_d) AS n_unweighted,
-               sum(_w * _d) AS n_weighted,
-               sum(_w * _d * _y * _y) AS yy, sum(_w * _d * _x * _x) AS xx, sum(_w * _d * _x * _y) AS xy
-        FROM ({units}) WHERE _d = 1
-        GROUP BY {_grouping_sets(by, margins)}"""
-    return con.execute(sql).df()
-
-
-def _variance(con, relation, design, kind, y, x, universe, by, margins, margin_columns, cells):
-    units = _unit_sql(relation, design, kind, y, x, universe, by, margin_columns)
-    labels = _margin_label(margin_columns)
-    select = ", ".join([*by, labels] if labels else by)
-    # n_h, N_h per stratum over the whole design (within the `by` cell: designs never span countries/waves)
-    by_select = ", ".join(by)
-    strata_sql = f"""SELECT {by_select + ',' if by_select else ''} _stratum, count(DISTINCT _psu) AS n_h,
-                            max(_fpc) AS pop_psus, count(DISTINCT _fpc) AS fpc_values
-                     FROM ({units}) GROUP BY ALL"""
-    strata = con.execute(strata_sql).df()
-    if (strata["fpc_values"] > 1).any():
-        bad = strata.loc[strata["fpc_values"] > 1, "_stratum"].tolist()
-        raise CopError(f"fpc is not constant within stratum/strata {', '.join(map(str, bad[:5]))}")
-    psu_sql = f"""
-        SELECT {select + ',' if select else ''} _stratum, _psu, sum(_w * _y) AS a, sum(_w * _x) AS b
-        FROM ({units}) WHERE _u = 1
-        GROUP BY {_grouping_sets(by, margins, ['_stratum', '_psu'])}"""
-    psu = con.execute(psu_sql).df()
-    second = None
-    if design.ssu and design.fpc and design.fpc2:
-        second = _second_stage(con, units, select, by, margins, margin_columns, cells, kind)
-    variance, df = _combine(psu, strata, cells, kind, by, margin_columns, design.lonely_psu)
-    if second is not None:
-        keys = [*by, *margin_columns]
-        if keys:
-            variance = variance.merge(second, on=keys, how="left").fillna({"v2": 0.0})
-            variance["variance"] = variance["variance"] + variance.pop("v2")
-        else:
-            variance["variance"] = variance["variance"] + second["v2"].iloc[0]
-    return variance, df
 
 
 def _second_stage(con, units, select, by, margins, margin_columns, cells, kind) -> pd.DataFrame:

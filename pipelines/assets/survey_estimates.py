@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from indicators.estimation.survey_indicators import estimate_indicator, is_survey_indicator
+from indicators.estimation.survey_indicators import estimate_indicators, is_survey_indicator
 from indicators.registry import load_registry
 from indicators.warehouse import ensure_schemas, replace_table
 from pipelines.resources import BuildSettings, WarehouseResource
@@ -35,12 +35,15 @@ def survey_estimates_asset(group: str) -> dg.AssetsDefinition:
         frames, counts = [], {}
         with warehouse.get_connection() as con:
             ensure_schemas(con)
+            present = []
             for indicator in members:
-                if not _table_has_rows(con, harmonised_sources()[indicator.source].table):
+                if _table_has_rows(con, harmonised_sources()[indicator.source].table):
+                    present.append(indicator)
+                else:
                     counts[indicator.code] = 0
-                    continue
-                frame = estimate_indicator(con, indicator, build.lonely_psu)
-                counts[indicator.code] = len(frame)
+            # indicators with the same source and disaggregations share one scan of the microdata
+            for code, frame in estimate_indicators(con, present, build.lonely_psu).items():
+                counts[code] = len(frame)
                 frames.append(frame)
             frames = [f for f in frames if not f.empty]
             result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
