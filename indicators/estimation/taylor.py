@@ -99,7 +99,10 @@ def estimate_many(con: duckdb.DuckDBPyConnection, relation: str, design: Design,
     margin_columns = sorted({c for m in margins for c in m}, key=lambda c: [c in m for m in margins])
     finest = _scan(con, relation, design, estimands, by, margin_columns)
     strata = finest.groupby([*by, "_stratum"], dropna=False).agg(
-        n_h=("_psu", "nunique"), pop_psus=("pop_psus", "max"), fpc_values=("fpc_values", "max")).reset_index()
+        n_h=("_psu", "nunique"), pop_psus=("pop_psus", "max"), fpc_values=("fpc_values", "max"),
+        fpc_between_psus=("pop_psus", "nunique")).reset_index()
+    # fpc must be one value per stratum: within a PSU (from the scan) and between its PSUs
+    strata["fpc_values"] = strata[["fpc_values", "fpc_between_psus"]].max(axis=1)
     # roll the PSU-level scan up to each margin once, for all estimands together
     value_columns = [c for c in finest.columns if re.fullmatch(r"(a|b|n|nw|yy|u)\d+", c)]
     aggregation = {c: ("max" if c.startswith("u") else "sum") for c in value_columns}
@@ -123,10 +126,11 @@ def estimate_many(con: duckdb.DuckDBPyConnection, relation: str, design: Design,
 
 def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: list[str],
           margin_columns: list[str]) -> pd.DataFrame:
-    stratum = f"CAST(({design.stratum}) AS VARCHAR)" if design.stratum else "'1'"
-    psu = f"CAST(({design.psu}) AS VARCHAR)" if design.psu else "CAST(row_number() OVER () AS VARCHAR)"
+    # group on the columns' own types (cheaper than casting every row); cast the small result to text
+    stratum = f"({design.stratum})" if design.stratum else "'1'"
+    psu = f"({design.psu})" if design.psu else "row_number() OVER ()"
     fpc = f"CAST(({design.fpc}) AS DOUBLE)" if design.fpc else "CAST(NULL AS DOUBLE)"
-    groups = [f"CAST({c} AS VARCHAR) AS {c}" for c in [*by, *margin_columns]]
+    groups = [f"{c} AS {c}" for c in [*by, *margin_columns]]
     unit_columns = [f"{stratum} AS _stratum", f"{psu} AS _psu", f"CAST(({design.weight}) AS DOUBLE) AS _w",
                     f"{fpc} AS _fpc", *groups]
     sums = []
@@ -139,9 +143,15 @@ def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: lis
                          f"CASE WHEN {d} THEN {y_sql} ELSE 0 END AS _y{k}", f"CASE WHEN {d} THEN {x_sql} ELSE 0 END AS _x{k}"]
         sums += [f"sum(_w * _y{k}) AS a{k}", f"sum(_w * _x{k}) AS b{k}", f"sum(_d{k}) AS n{k}",
                  f"sum(_w * _d{k}) AS nw{k}", f"sum(_w * _d{k} * _y{k} * _y{k}) AS yy{k}", f"max(_u{k}) AS u{k}"]
-    keys = ", ".join([*by, *margin_columns, "_stratum", "_psu"])
-    return con.execute(f"""SELECT {keys}, max(_fpc) AS pop_psus, count(DISTINCT _fpc) AS fpc_values, {', '.join(sums)}
-                           FROM (SELECT {', '.join(unit_columns)} FROM {relation}) GROUP BY {keys}""").df()
+    key_names = [*by, *margin_columns, "_stratum", "_psu"]
+    keys = ", ".join(key_names)
+    as_text = ", ".join(f"CAST({k} AS VARCHAR) AS {k}" for k in key_names)
+    others = ", ".join(["pop_psus", "fpc_values", *(s.rsplit(" AS ", 1)[1] for s in sums)])
+    return con.execute(f"""SELECT {as_text}, {others} FROM (
+                           SELECT {keys}, max(_fpc) AS pop_psus,
+                                  -- 1 or 2 distinct fpc values in the PSU (a DISTINCT aggregate is costly)
+                                  CASE WHEN min(_fpc) < max(_fpc) THEN 2 ELSE 1 END AS fpc_values, {', '.join(sums)}
+                           FROM (SELECT {', '.join(unit_columns)} FROM {relation}) GROUP BY {keys})""").df()
 
 
 def _frames(rolled: dict, k: int, by: list[str], margins: list[list[str]], margin_columns: list[str]):
