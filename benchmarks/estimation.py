@@ -101,6 +101,7 @@ def generate(path: Path, rows: int, seed: int = SEED) -> None:
     tmp = path.with_suffix(".parquet.tmp")
     writer = None
     start = 0
+    written = 0  # rows already written: ids stay unique across chunks
     try:
         while start < n_psu:
             stop = start
@@ -117,7 +118,7 @@ def generate(path: Path, rows: int, seed: int = SEED) -> None:
             y = (rng.random((n, INDICATORS)) < 1.0 / (1.0 + np.exp(-eta))).astype(np.int8)
             missing = rng.random((n, INDICATORS)) < MISSING_RATE
             columns = {
-                "id": pa.array(np.arange(n, dtype=np.int64) + (0 if writer is None else written)),
+                "id": pa.array(np.arange(n, dtype=np.int64) + written),
                 "stratum": pa.array(stratum.astype(np.int32) + 1),
                 "psu": pa.array(psu.astype(np.int32) + 1),
                 "w": pa.array(weight),
@@ -128,7 +129,6 @@ def generate(path: Path, rows: int, seed: int = SEED) -> None:
             table = pa.table(columns)
             if writer is None:
                 writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                written = 0
             writer.write_table(table, row_group_size=CHUNK_ROWS * 2)
             written += n
             start = stop
@@ -205,7 +205,6 @@ def child_floor(path: Path, indicators: int) -> dict:
 def child_samplics(path: Path) -> dict:
     import warnings
 
-    import numpy as np
     import pandas as pd
 
     warnings.filterwarnings("ignore", category=FutureWarning)

@@ -23,8 +23,9 @@ import pandera.pandas as pa
 from indicators.errors import ConfigError
 from indicators.ingest.microdata import raw_table_name
 from indicators.warehouse import ensure_schemas
-from schemas.mapping_spec import Bands, Constant, MappingSpec
+from schemas.mapping_spec import Bands, MappingSpec
 from schemas.sources import harmonised_sources
+from schemas.validation import failure_cases
 
 # dataframe-wide checks of the model that concern the whole source; checked in SQL instead. pandera 0.35
 # drops the `name` of checks inherited from a base model in all but the first model converted, so a check
@@ -295,25 +296,24 @@ def schema_failures(con, relation: str, target: str) -> pd.DataFrame:
                 chunk[column] = chunk[column].astype(bool)
             elif columns.get(column) == "BIGINT":
                 chunk[column] = chunk[column].astype("int64")
-        try:
-            schema.validate(chunk, lazy=True)
-        except pa.errors.SchemaErrors as exc:
-            cases = exc.failure_cases
-            structural = cases[cases["index"].isna()]
-            if not structural.empty:
-                first = structural.iloc[0]
-                raise ConfigError(f"{relation}: harmonised table does not fit schemas/{target}.py: "
-                                  f"column {first['column']}: {first['check']}")
-            cases = cases[cases["column"].astype(str) != "_row"].copy()
-            named = cases["check"].map(DATAFRAME_CHECK_COLUMNS)
-            cases.loc[named.notna(), "column"] = named[named.notna()]
-            cases = cases.drop_duplicates(subset=["index", "check"])
-            rows = chunk.loc[cases["index"].astype(int), "_row"].to_numpy()
-            values = [chunk.at[int(i), c] if c in chunk.columns else None
-                      for i, c in zip(cases["index"], cases["column"])]
-            out.append(pd.DataFrame({"source_row": rows, "column": cases["column"].astype(str).to_numpy(),
-                                     "value": [None if v is None or v is pd.NA else str(v) for v in values],
-                                     "rule": cases["check"].astype(str).replace(CHECK_NAMES).to_numpy()}))
+        cases = failure_cases(schema, chunk)
+        if cases.empty:
+            continue
+        structural = cases[cases["index"].isna()]
+        if not structural.empty:
+            first = structural.iloc[0]
+            raise ConfigError(f"{relation}: harmonised table does not fit schemas/{target}.py: "
+                              f"column {first['column']}: {first['check']}")
+        cases = cases[cases["column"].astype(str) != "_row"].copy()
+        named = cases["check"].map(DATAFRAME_CHECK_COLUMNS)
+        cases.loc[named.notna(), "column"] = named[named.notna()]
+        cases = cases.drop_duplicates(subset=["index", "check"])
+        rows = chunk.loc[cases["index"].astype(int), "_row"].to_numpy()
+        values = [chunk.at[int(i), c] if c in chunk.columns else None
+                  for i, c in zip(cases["index"], cases["column"])]
+        out.append(pd.DataFrame({"source_row": rows, "column": cases["column"].astype(str).to_numpy(),
+                                 "value": [None if v is None or v is pd.NA else str(v) for v in values],
+                                 "rule": cases["check"].astype(str).replace(CHECK_NAMES).to_numpy()}))
     return pd.concat(out, ignore_index=True)
 
 
@@ -340,7 +340,6 @@ def design_summary(con, candidate: str) -> dict:
 def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> SourceResult:
     """Harmonise and audit one source already read into raw; write staging and quality tables for it."""
     ensure_schemas(con)
-    columns = target_columns(spec.target)
     raw = raw_table_name(spec)
     raw_columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
     missing = _spec_columns_missing(spec, raw_columns)

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pandera.pandas as pa
 import yaml
 
 from indicators.errors import ConfigError
 from schemas.registry import (DEFAULT_RELIABILITY, EXPRESSION_FIELDS, GROUP_PREFIXES, METHOD_FIELDS,
                               OPTIONAL_FIELDS, RELIABILITY_KEYS, REQUIRED_FIELDS, RegistryEntryModel)
 from schemas.sources import HarmonisedSource, harmonised_sources
+from schemas.validation import failure_cases
 
 REGISTRY_DIR = Path(__file__).resolve().parent / "registry"
 BOOLEAN_FIELDS = {"proportion": ("numerator",), "share_of_countries": ("numerator",)}
@@ -188,12 +188,7 @@ def _table_problems(indicators: list[Indicator]) -> list[RegistryProblem]:
     table = registry_table(indicators)
     if table.empty:
         return []
-    try:
-        RegistryEntryModel.validate(table, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-    else:
-        return []
+    cases = failure_cases(RegistryEntryModel, table)
     problems = []
     for case in cases.dropna(subset=["index"]).drop_duplicates(subset=["index", "check"]).itertuples(index=False):
         row = table.loc[case.index]

@@ -16,6 +16,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pycountry
 
+from schemas.validation import failure_cases
+
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
 
 FIRST_YEAR = 1960  # earliest year in WDI downloads
@@ -119,11 +121,8 @@ def validate_ict_observations(frame: pd.DataFrame) -> list[dict]:
     Each violation is a dict with file, row, column, rule and value (the shape of errors.Violation.as_dict),
     sorted by file and row so that a provider reads them in file order. An empty list means the table is valid.
     """
-    try:
-        IctObservationModel.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-    else:
+    cases = failure_cases(IctObservationModel, frame)
+    if cases.empty:
         return []
     out = []
     # structural failures (a missing column, a wrong dtype) concern the whole table, not a row

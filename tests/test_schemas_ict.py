@@ -6,7 +6,6 @@ point at the editor line and column of the cell a provider has to fix.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
