@@ -374,6 +374,29 @@ def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> Sourc
     return result
 
 
+def withdraw_source(con: duckdb.DuckDBPyConnection, target: str, source_id: str, reason: str) -> None:
+    """Take a source out of staging (its delivery cannot be read, or its spec is gone) and record why, so that
+    nothing estimated or published still rests on its earlier rows."""
+    ensure_schemas(con)
+    table = harmonised_sources()[target].table
+    _create_tables(con, target)
+    con.execute(f"DELETE FROM {table} WHERE source_id = ?", [source_id])
+    con.execute("DELETE FROM quality.source_status WHERE source_id = ?", [source_id])
+    con.execute("INSERT INTO quality.source_status VALUES (?, ?, 'rejected', 0, 0, 0, ?, now())",
+                [source_id, target, reason])
+
+
+def _create_tables(con, target: str) -> None:
+    table = harmonised_sources()[target].table
+    definition = ", ".join(f"{_quote(c)} {t}" for c, t in target_columns(target).items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
+    con.execute("""CREATE TABLE IF NOT EXISTS quality.rejected_rows
+                   (source_id VARCHAR, source_row BIGINT, "column" VARCHAR, value VARCHAR, rule VARCHAR)""")
+    con.execute("""CREATE TABLE IF NOT EXISTS quality.source_status
+                   (source_id VARCHAR, target VARCHAR, status VARCHAR, rows BIGINT, accepted_rows BIGINT,
+                    rejected_rows BIGINT, reasons VARCHAR, checked_at TIMESTAMP)""")
+
+
 def _spec_columns(spec: MappingSpec) -> set[str]:
     d = spec.design
     used = {*_columns_of(d.respondent_id), *_columns_of(d.stratum), *_columns_of(d.psu), d.weight, *spec.rename}
@@ -393,13 +416,7 @@ def _spec_columns_missing(spec: MappingSpec, raw_columns: list[str]) -> list[tup
 def _write(con, spec: MappingSpec, result: SourceResult, candidate: str | None, failures: pd.DataFrame) -> None:
     table = harmonised_sources()[spec.target].table
     columns = target_columns(spec.target)
-    definition = ", ".join(f"{_quote(c)} {t}" for c, t in columns.items())
-    con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
-    con.execute("""CREATE TABLE IF NOT EXISTS quality.rejected_rows
-                   (source_id VARCHAR, source_row BIGINT, "column" VARCHAR, value VARCHAR, rule VARCHAR)""")
-    con.execute("""CREATE TABLE IF NOT EXISTS quality.source_status
-                   (source_id VARCHAR, target VARCHAR, status VARCHAR, rows BIGINT, accepted_rows BIGINT,
-                    rejected_rows BIGINT, reasons VARCHAR, checked_at TIMESTAMP)""")
+    _create_tables(con, spec.target)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"DELETE FROM {table} WHERE source_id = ?", [spec.source_id])

@@ -75,9 +75,12 @@ def observations_sql(release_id: str, survey_tables: list[str] = ()) -> str:
                'A' AS OBS_STATUS, 'F' AS CONF_STATUS, CAST(NULL AS DOUBLE) AS COVERAGE,
                SOURCE_ID, '{release_id}' AS RELEASE_ID
         FROM {ESTIMATES_TABLE}{survey})
-        -- two deliveries for one country and wave: publish the one with more cases (its SOURCE_ID says which)
-        QUALIFY row_number() OVER (PARTITION BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION
-                                   ORDER BY N_UNWEIGHTED DESC NULLS LAST, SOURCE_ID) = 1
+        -- two deliveries for one country and wave: publish all cells of the one with more cases in the total,
+        -- never a mix (complementary suppression holds within one delivery)
+        QUALIFY SOURCE_ID = first(SOURCE_ID) OVER (
+            PARTITION BY INDICATOR, REF_AREA, TIME_PERIOD
+            ORDER BY CASE WHEN SEX = '_T' AND AGE = '_T' AND URBANISATION = '_T' THEN N_UNWEIGHTED END
+                     DESC NULLS LAST, SOURCE_ID)
         ORDER BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION"""
 
 

@@ -155,6 +155,7 @@ def _ingest_survey_sources(defs, instance) -> None:
     specs = find_specs(mappings)
     if not specs:
         return
+    _withdraw_sources_without_spec(defs, specs)
     known = set(instance.get_dynamic_partitions(survey_sources.name))
     instance.add_dynamic_partitions(survey_sources.name, sorted(set(specs) - known))
     print(f"survey sources: {len(specs)} mapping spec(s) in {mappings}", flush=True)
@@ -174,6 +175,28 @@ def _ingest_survey_sources(defs, instance) -> None:
                   for e in result.all_events if e.event_type_value == "STEP_FAILURE"
                   and e.event_specific_data.error.cls_name != "DagsterAssetCheckFailedError"]
         print(f"  {source_id}: REJECTED, left out of this build: {'; '.join(reasons + errors)}", flush=True)
+
+
+def _withdraw_sources_without_spec(defs, specs: dict) -> None:
+    """Sources staged earlier whose mapping spec is no longer in the folder are taken out of staging."""
+    import duckdb
+
+    from indicators.harmonise_survey import withdraw_source
+
+    warehouse = Path(defs.resources["warehouse"].database)
+    if not warehouse.exists():
+        return
+    con = duckdb.connect(str(warehouse))
+    try:
+        staged = con.execute("""SELECT DISTINCT source_id FROM staging.child_survey""").fetchall() \
+            if con.execute("""SELECT count(*) FROM information_schema.tables WHERE table_schema = 'staging'
+                              AND table_name = 'child_survey'""").fetchone()[0] else []
+        for (source_id,) in staged:
+            if source_id not in specs:
+                withdraw_source(con, "child_survey", source_id, "no mapping spec for this source in this build")
+                print(f"  {source_id}: withdrawn (no mapping spec in this build)", flush=True)
+    finally:
+        con.close()
 
 
 def _print_check_failure(check) -> None:

@@ -140,3 +140,26 @@ def test_registry_indicator_in_the_published_layout(sample_warehouse):
                    universe=indicator.universe, by=["source_id"])
     p = raw.set_index("source_id").loc["ken_2023", "estimate"]
     assert total["OBS_VALUE"] == round(100 * p, indicator.decimals)
+
+
+def test_two_deliveries_for_one_country_and_wave_publish_one_delivery_whole():
+    """Each indicator, area and period comes from one delivery (the larger), never a cell-by-cell mix."""
+    from indicators.release import observations_sql
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA estimates")
+    con.execute("CREATE TABLE estimates.country_year (INDICATOR VARCHAR, REF_AREA VARCHAR, TIME_PERIOD BIGINT, "
+                "OBS_VALUE DOUBLE, UNIT_MEASURE VARCHAR, SOURCE_ID VARCHAR)")
+    rows = [  # big delivery: total n 900 but a small girls cell; small delivery: total n 300, girls n 200
+        ("big", "_T", 900.0, 40.0), ("big", "F", 20.0, None), ("big", "M", 880.0, 41.0),
+        ("small", "_T", 300.0, 38.0), ("small", "F", 200.0, 37.0), ("small", "M", 100.0, 39.0)]
+    frame = pd.DataFrame([{"INDICATOR": "IR.1", "REF_AREA": "KEN", "TIME_PERIOD": 2023, "SEX": sex, "AGE": "_T",
+                           "URBANISATION": "_T", "OBS_VALUE": value, "UNIT_MEASURE": "percent", "STD_ERR": 1.0,
+                           "CI_LOWER": None, "CI_UPPER": None, "CV": 0.1, "N_UNWEIGHTED": n,
+                           "OBS_STATUS": "A" if value is not None else "Q", "CONF_STATUS": "F", "SOURCE_ID": source}
+                          for source, sex, n, value in rows])
+    con.register("_f", frame)
+    con.execute("CREATE TABLE estimates.survey_x AS SELECT * FROM _f")
+    published = con.execute(observations_sql("r1", ["estimates.survey_x"])).df()
+    assert set(published["SOURCE_ID"]) == {"big"}
+    assert published.set_index("SEX").loc["F", "OBS_STATUS"] == "Q"  # not the small delivery's girls

@@ -34,6 +34,12 @@ ESTIMATE_COLUMNS = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "SEX", "AGE", "URBAN
                     "DF", "OBS_STATUS", "CONF_STATUS", "SOURCE_ID"]
 
 
+def round_half_away(values: pd.Series, decimals: int) -> pd.Series:
+    """Ties away from zero, as the country-level values (pandas' round() would round half to even)."""
+    scale = 10.0 ** decimals
+    return np.sign(values) * np.floor(np.abs(values) * scale + 0.5) / scale
+
+
 def age_code(band: str) -> str:
     """'9-11' -> 'Y9T11', '75+' -> 'Y_GE75' (SDMX age codes)."""
     if band == TOTAL:
@@ -85,6 +91,8 @@ def _published(indicator: Indicator, result: pd.DataFrame) -> pd.DataFrame:
     for column in DIMENSIONS:
         if column not in result.columns:
             result[column] = TOTAL
+    # units whose classifier is missing count in the totals but form no publishable category
+    result = result.dropna(subset=list(DIMENSIONS)).reset_index(drop=True)
     scale = 100.0 if indicator.unit == "percent" else 1.0
     out = pd.DataFrame({
         "INDICATOR": indicator.code, "REF_AREA": result["country"], "TIME_PERIOD": result["wave"].astype(int),
@@ -96,7 +104,8 @@ def _published(indicator: Indicator, result: pd.DataFrame) -> pd.DataFrame:
         "_boundary": result["flags"].str.contains("boundary"), "_low_df": result["df"] < 2})
     out = apply_quality_rules(out, indicator.reliability)
     for column in ("OBS_VALUE", "STD_ERR", "CI_LOWER", "CI_UPPER"):
-        out[column] = out[column].round(indicator.decimals + 4 if column != "OBS_VALUE" else indicator.decimals)
+        out[column] = round_half_away(out[column], indicator.decimals + 4 if column != "OBS_VALUE"
+                                      else indicator.decimals)
     return out[ESTIMATE_COLUMNS]
 
 

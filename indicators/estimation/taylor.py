@@ -16,8 +16,9 @@ Lonely PSUs (a stratum with one PSU in the design) follow R's options(survey.lon
     fail       error naming the strata
     remove     the stratum contributes nothing (as R)
     certainty  the stratum contributes nothing (a certainty PSU has no first-stage variance)
-    adjust     the lonely PSU's total is centred at the mean of all PSU totals of the design (R's default
-               for 'adjust': the conservative choice) -- the default here
+    adjust     the lonely PSU's total is not centred: V_h = f_h * t_h^2 (as R; for means, ratios and
+               proportions this is its deviation from the mean PSU total, since the z values sum to 0)
+               -- the default here
     average    the stratum's variance is the average of the other strata's: V scaled by n_strata / n_ok
 """
 
@@ -219,10 +220,7 @@ def _add_second_stage(con, relation, design, e: Estimand, by, margins, margin_co
 def _unit_sql(relation: str, design: Design, kind: str, y: str, x: str | None, universe: str | None,
               by: list[str], margin_columns: list[str]) -> str:
     """One row per unit: design, groups, the domain indicator d and the y, x values (0 outside the domain)."""
-    if kind == "proportion":
-        y_sql = f"CAST(({y}) AS DOUBLE)"
-    else:
-        y_sql = f"CAST(({y}) AS DOUBLE)"
+    y_sql = f"CAST(({y}) AS DOUBLE)"
     x_sql = f"CAST(({x}) AS DOUBLE)" if kind == "ratio" else "1.0"
     in_domain = f"(({universe}) IS TRUE)" if universe else "TRUE"
     d = f"({in_domain} AND {y_sql} IS NOT NULL AND {x_sql} IS NOT NULL)"

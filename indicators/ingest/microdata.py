@@ -66,9 +66,15 @@ def read_microdata(con: duckdb.DuckDBPyConnection, spec: MappingSpec, path: Path
         con.register("_labels", pd.DataFrame(labels))
         con.execute('INSERT INTO raw.microdata_value_labels SELECT source_id, "column", code, label FROM _labels')
         con.unregister("_labels")
-    return {"source_id": spec.source_id, "path": str(path), "format": spec.format, "sha256": sha256_file(path),
-            "bytes": path.stat().st_size, "rows": int(rows), "value_labels": len(labels),
-            "synthetic": spec.synthetic}
+    provenance = {"source_id": spec.source_id, "path": str(path), "format": spec.format,
+                  "sha256": sha256_file(path), "bytes": path.stat().st_size, "rows": int(rows),
+                  "value_labels": len(labels), "synthetic": spec.synthetic}
+    con.execute("""CREATE TABLE IF NOT EXISTS raw.microdata_files (source_id VARCHAR, path VARCHAR, format VARCHAR,
+                   sha256 VARCHAR, bytes BIGINT, rows BIGINT, value_labels BIGINT, synthetic BOOLEAN,
+                   loaded_at TIMESTAMP)""")
+    con.execute("DELETE FROM raw.microdata_files WHERE source_id = ?", [spec.source_id])
+    con.execute("INSERT INTO raw.microdata_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())", list(provenance.values()))
+    return provenance
 
 
 def _read_readstat(con, spec: MappingSpec, path: Path, table: str) -> list[dict]:

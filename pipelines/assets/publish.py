@@ -20,6 +20,13 @@ def release(context: dg.AssetExecutionContext, build: BuildSettings, warehouse: 
     release_id = build.release_id or new_release_id()
     with warehouse.get_connection() as con:
         inputs = con.execute("SELECT * FROM raw.ict_files ORDER BY priority").df().to_dict("records")
+        has_surveys = con.execute("""SELECT count(*) = 2 FROM information_schema.tables WHERE
+            (table_schema, table_name) IN (('raw', 'microdata_files'), ('quality', 'source_status'))""").fetchone()[0]
+        if has_surveys:
+            # the survey deliveries the estimates rest on: accepted sources only
+            inputs += con.execute("""SELECT f.*, 'microdata' AS layout FROM raw.microdata_files f
+                JOIN quality.source_status s USING (source_id) WHERE s.status = 'accepted'
+                ORDER BY source_id""").df().to_dict("records")
         counts = dict(zip(
             ["raw_value_cells", "staging_country_cells", "aggregate_cells_set_aside", "estimates"],
             con.execute("""SELECT (SELECT count(*) FROM raw.ict_country_year),

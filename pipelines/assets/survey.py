@@ -7,7 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from indicators.harmonise_survey import audit_staged, harmonise_source
+from indicators.errors import CopError
+from indicators.harmonise_survey import audit_staged, harmonise_source, withdraw_source
 from indicators.ingest.microdata import read_microdata
 from indicators.mapping_specs import find_specs, load_spec, spec_fingerprint
 from pipelines.resources import BuildSettings, WarehouseResource
@@ -31,7 +32,12 @@ def raw_child_survey(context: dg.AssetExecutionContext, build: BuildSettings,
     spec_file = _spec_path(build, context.partition_key)
     spec = load_spec(spec_file)
     with warehouse.get_connection() as con:
-        provenance = read_microdata(con, spec, spec.path(spec_file))
+        try:
+            provenance = read_microdata(con, spec, spec.path(spec_file))
+        except CopError as exc:
+            # a re-delivery that cannot be read must not leave the previous delivery's rows in staging
+            withdraw_source(con, spec.target, spec.source_id, f"delivery cannot be read: {exc}")
+            raise
     context.log.info(f"read {Path(provenance['path']).name} ({spec.format}): {provenance['rows']} rows, "
                      f"{provenance['value_labels']} value labels")
     return dg.MaterializeResult(metadata={"rows": provenance["rows"], "spec": str(spec_file),
