@@ -113,20 +113,96 @@ def estimate_many(con: duckdb.DuckDBPyConnection, relation: str, design: Design,
         grouped = finest.groupby([*by, *m, "_stratum", "_psu"], dropna=False)
         # one vectorised sum over all columns (a per-column dict aggregation is many times slower)
         rolled[tuple(m)] = pd.concat([grouped[summed].sum(), grouped[maxed].max()], axis=1).reset_index()
+    if (strata["fpc_values"] > 1).any():
+        bad = strata.loc[strata["fpc_values"] > 1, "_stratum"].tolist()
+        raise CopError(f"fpc is not constant within stratum/strata {', '.join(map(str, bad[:5]))}")
+    per_margin = [_margin_variances(rolled[tuple(m)], strata, estimands, by, m, margin_columns, design.lonely_psu)
+                  for m in margins]
     results = []
     for k, e in enumerate(estimands):
-        cells, psu = _frames(rolled, k, by, margins, margin_columns)
+        cells = pd.concat([frames[k] for frames in per_margin], ignore_index=True)
         if cells.empty:
             results.append(cells)
             continue
-        if (strata["fpc_values"] > 1).any():
-            bad = strata.loc[strata["fpc_values"] > 1, "_stratum"].tolist()
-            raise CopError(f"fpc is not constant within stratum/strata {', '.join(map(str, bad[:5]))}")
-        variance, df = _combine(psu, strata, cells, e.kind, by, margin_columns, design.lonely_psu)
+        keys = [*by, *margin_columns]
+        variance, df = cells[keys + ["variance"]], cells[keys + ["df"]]
+        cells = cells.drop(columns=["variance", "df"])
         if design.ssu and design.fpc and design.fpc2:
             variance = _add_second_stage(con, relation, design, e, by, margins, margin_columns, cells, variance)
         results.append(_finish(cells, variance, df, e.kind, by, margin_columns, level))
     return results
+
+
+def _group_sums(values: np.ndarray, codes: np.ndarray, groups: int, how: str = "sum") -> np.ndarray:
+    frame = pd.DataFrame(values).groupby(codes)
+    out = (frame.sum() if how == "sum" else frame.max()).reindex(range(groups), fill_value=0)
+    return out.to_numpy()
+
+
+def _margin_variances(frame: pd.DataFrame, strata: pd.DataFrame, estimands: list[Estimand], by: list[str],
+                      margin: list[str], margin_columns: list[str], policy: str) -> list[pd.DataFrame]:
+    """For one margin, every estimand at once (numpy matrices, one column per estimand): cell totals,
+    linearised PSU totals z, stratum variances with the lonely-PSU policy, the domain's design df.
+    Returns one frame per estimand: the cells with their totals, variance and df."""
+    group = [*by, *margin]
+    K = len(estimands)
+    column = lambda prefix: frame[[f"{prefix}{k}" for k in range(K)]].to_numpy(dtype=float)  # noqa: E731
+    A, B, N, NW, YY, U = (column(p) for p in ("a", "b", "n", "nw", "yy", "u"))
+    cell = (frame.groupby(group, dropna=False, sort=False).ngroup().to_numpy() if group
+            else np.zeros(len(frame), dtype=int))
+    n_cells = int(cell.max()) + 1 if len(cell) else 0
+    labels = frame.drop_duplicates(group)[group].reset_index(drop=True) if group else pd.DataFrame(index=[0])
+    info = frame[[*by, "_stratum"]].merge(strata[[*by, "_stratum", "n_h", "pop_psus"]], on=[*by, "_stratum"],
+                                          how="left")
+    stratum = info.groupby([*by, "_stratum"], dropna=False, sort=False).ngroup().to_numpy()
+    cs = pd.Series(cell * (int(stratum.max()) + 1) + stratum).factorize()[0]  # (cell, stratum) pairs
+    n_cs = int(cs.max()) + 1 if len(cs) else 0
+    cs_first = pd.Series(np.arange(len(cs))).groupby(cs).first().to_numpy()
+    cs_cell, n_h = cell[cs_first], info["n_h"].to_numpy(dtype=float)[cs_first]
+    pop = info["pop_psus"].to_numpy(dtype=float)[cs_first]
+    f = np.where(np.isnan(pop), 1.0, (pop - n_h) / pop)
+
+    Ac, Bc = _group_sums(A, cell, n_cells), _group_sums(B, cell, n_cells)
+    totals = np.array([e.kind == "total" for e in estimands])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        Z = np.where(totals, A, (A - (Ac / Bc)[cell] * B) / Bc[cell])
+    Z = np.nan_to_num(Z)  # cells without units of the domain: no contribution
+    present = U > 0
+    S1, S2 = _group_sums(Z, cs, n_cs), _group_sums(Z * Z, cs, n_cs)
+    P = _group_sums(present.astype(float), cs, n_cs, "max") > 0
+    lonely = (n_h == 1)[:, None]
+    certain = lonely & (f == 0)[:, None]  # a census stratum: no variance, never a failure (as R)
+    lonely_live = lonely & ~certain & P
+    if policy == "fail" and lonely_live.any():
+        names = sorted({str(frame["_stratum"].iloc[cs_first[i]]) for i in np.where(lonely_live.any(axis=1))[0]})
+        raise LonelyPsuError(f"stratum/strata with a single PSU: {', '.join(names[:10])} "
+                             "(choose a lonely PSU policy: adjust, remove, average, certainty)")
+    n = n_h[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        V = np.where(n > 1, f[:, None] * n / (n - 1) * (S2 - S1 ** 2 / n), 0.0)
+    if policy == "adjust":
+        # R: the lonely PSU's total is not centred, V_h = f_h * t_h^2
+        V = np.where(lonely, f[:, None] * S1 ** 2, V)
+    variance = _group_sums(V, cs_cell, n_cells)
+    if policy == "average":
+        # R: lonely strata are NA; the sum over the others is scaled by strata present / strata with variance
+        strata_present = _group_sums(P.astype(float), cs_cell, n_cells)
+        lonely_present = _group_sums(lonely_live.astype(float), cs_cell, n_cells)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variance = variance * np.where(lonely_present > 0, strata_present / (strata_present - lonely_present), 1)
+    # the domain's design df, as R's degf() on the domain subset: PSUs with a unit of it minus such strata
+    df = _group_sums(present.astype(float), cell, n_cells) - _group_sums(P.astype(float), cs_cell, n_cells)
+    Nc, NWc, YYc = (_group_sums(M, cell, n_cells) for M in (N, NW, YY))
+    out = []
+    for k in range(K):
+        cells = labels.copy()
+        for name in margin_columns:
+            if name not in margin:
+                cells[name] = TOTAL
+        cells = cells.assign(y_total=Ac[:, k], x_total=Bc[:, k], n_unweighted=Nc[:, k], n_weighted=NWc[:, k],
+                             yy=YYc[:, k], variance=variance[:, k], df=df[:, k])
+        out.append(cells[cells["n_unweighted"] > 0].reset_index(drop=True))
+    return out
 
 
 def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: list[str],
@@ -175,31 +251,6 @@ def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: lis
                                   -- 1 or 2 distinct fpc values in the PSU (a DISTINCT aggregate is costly)
                                   CASE WHEN min(_fpc) < max(_fpc) THEN 2 ELSE 1 END AS fpc_values, {', '.join(sums)}
                            FROM (SELECT {', '.join(unit_columns)} FROM {relation}) GROUP BY {keys})""").df()
-
-
-def _frames(rolled: dict, k: int, by: list[str], margins: list[list[str]], margin_columns: list[str]):
-    """cells (one row per domain) and psu (PSU sums per domain, PSUs with a unit of the universe) for
-    estimand k, from the PSU-level sums rolled up to each margin."""
-    columns = {f"a{k}": "a", f"b{k}": "b", f"n{k}": "n", f"nw{k}": "nw", f"yy{k}": "yy", f"u{k}": "u"}
-    psu_frames, cell_frames = [], []
-    sums = ["a", "b", "n", "nw", "yy"]
-    for margin in margins:
-        group = [*by, *margin]
-        frame = rolled[tuple(margin)][[*group, "_stratum", "_psu", *columns]].rename(columns=columns)
-        for column in margin_columns:
-            if column not in margin:
-                frame[column] = TOTAL
-        psu_frames.append(frame[frame["u"] > 0])
-        cells = (frame.groupby(group, dropna=False)[sums].sum().reset_index() if group
-                 else frame[sums].sum().to_frame().T)
-        for column in margin_columns:
-            if column not in margin:
-                cells[column] = TOTAL
-        cell_frames.append(cells[cells["n"] > 0])
-    psu = pd.concat(psu_frames, ignore_index=True)
-    cells = pd.concat(cell_frames, ignore_index=True).rename(
-        columns={"a": "y_total", "b": "x_total", "n": "n_unweighted", "nw": "n_weighted"})
-    return cells, psu
 
 
 def _add_second_stage(con, relation, design, e: Estimand, by, margins, margin_columns, cells, variance):
@@ -279,59 +330,6 @@ def _second_stage(con, units, select, by, margins, margin_columns, cells, kind) 
     if keys:
         return per_psu.groupby(keys, dropna=False)["v2"].sum().reset_index()
     return pd.DataFrame({"v2": [per_psu["v2"].sum()]})
-
-
-def _combine(psu, strata, cells, kind, by, margin_columns, policy):
-    """Stratum variances from PSU sums; small frames (one row per PSU and cell) in numpy."""
-    keys = [*by, *margin_columns]
-    merged = psu.merge(cells[keys + ["y_total", "x_total"]], on=keys, how="left") if keys else \
-        psu.assign(y_total=cells["y_total"].iloc[0], x_total=cells["x_total"].iloc[0])
-    if kind == "total":
-        merged["z"] = merged["a"]
-    else:
-        ratio = merged["y_total"] / merged["x_total"]
-        merged["z"] = (merged["a"] - ratio * merged["b"]) / merged["x_total"]
-    merged["z2"] = merged["z"] ** 2  # plain sums: no Python call per group
-    per_stratum = (merged.groupby(keys + ["_stratum"], dropna=False)[["z", "z2"]].sum()
-                   .rename(columns={"z": "s1", "z2": "s2"}).reset_index())
-    per_stratum = per_stratum.merge(strata[by + ["_stratum", "n_h", "pop_psus"]], on=by + ["_stratum"], how="left")
-    n_h = per_stratum["n_h"].astype(float)
-    f = np.where(per_stratum["pop_psus"].notna(), (per_stratum["pop_psus"] - n_h) / per_stratum["pop_psus"], 1.0)
-    lonely = n_h == 1
-    certain = lonely & (f == 0)  # R returns 0 for a census stratum before any lonely-PSU rule
-    if (lonely & ~certain).any() and policy == "fail":
-        names = sorted(set(per_stratum.loc[lonely & ~certain, "_stratum"].astype(str)))
-        raise LonelyPsuError(f"stratum/strata with a single PSU: {', '.join(names[:10])} "
-                             "(choose a lonely PSU policy: adjust, remove, average, certainty)")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centred = per_stratum["s2"] - per_stratum["s1"] ** 2 / n_h
-        v = f * n_h / (n_h - 1) * centred
-    v = np.where(lonely, 0.0, v)
-    per_stratum["v"] = v
-    if lonely.any() and policy == "adjust":
-        # R: the lonely PSU's total is not centred, V_h = f_h * t_h^2 (for means, ratios and proportions
-        # the z values sum to zero, so this is the deviation from the mean of all PSU totals)
-        per_stratum.loc[lonely, "v"] = (f[lonely.to_numpy()] * per_stratum.loc[lonely, "s1"] ** 2).to_numpy()
-    variance = per_stratum.groupby(keys, dropna=False)["v"].sum() if keys else pd.Series([per_stratum["v"].sum()])
-    if policy == "average" and (lonely & ~certain).any():
-        # R: a lonely stratum's variance is NA; the sum over the others is scaled by
-        # (strata present in the domain) / (strata present and not lonely)
-        present = per_stratum.assign(ok=~(lonely & ~certain))
-        counts = present.groupby(keys, dropna=False)["ok"].agg(["sum", "size"]) if keys else \
-            pd.DataFrame({"sum": [present["ok"].sum()], "size": [len(present)]})
-        scale = counts["size"] / counts["sum"]
-        variance = variance * (scale if keys else scale.iloc[0])
-    variance = variance.rename("variance").reset_index() if keys else pd.DataFrame({"variance": variance.values})
-    # design degrees of freedom of the domain, as R's degf() of the domain's subset: PSUs with at least one
-    # unit of the domain minus strata with at least one (svyciprop on svyby uses exactly this)
-    domain_psus = merged.drop_duplicates(keys + ["_stratum", "_psu"])
-    if keys:
-        df = domain_psus.groupby(keys, dropna=False).agg(psus=("_psu", "size"), n_strata=("_stratum", "nunique"))
-        df = df.reset_index()
-    else:
-        df = pd.DataFrame({"psus": [len(domain_psus)], "n_strata": [domain_psus["_stratum"].nunique()]})
-    df["df"] = df["psus"] - df["n_strata"]
-    return variance, df[keys + ["df"]]
 
 
 # ----------------------------------------------------------------------------------------------- finishing
