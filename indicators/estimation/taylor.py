@@ -98,21 +98,18 @@ def estimate_many(con: duckdb.DuckDBPyConnection, relation: str, design: Design,
     by = list(by or [])
     margins = [list(m) for m in (margins or [[]])]
     margin_columns = sorted({c for m in margins for c in m}, key=lambda c: [c in m for m in margins])
-    finest = _scan(con, relation, design, estimands, by, margin_columns)
+    scanned = _scan(con, relation, design, estimands, by, margins, margin_columns)
+    # one block of PSU-level sums per margin (GROUPING SETS in the scan); the first has every PSU
+    blocks = {int(key): block.drop(columns="_margin").reset_index(drop=True)
+              for key, block in scanned.groupby("_margin")}
+    rolled = {tuple(m): blocks.get(_grouping_id(m, margin_columns), scanned.iloc[:0].drop(columns="_margin"))
+              for m in margins}
+    finest = rolled[tuple(margins[0])]
     strata = finest.groupby([*by, "_stratum"], dropna=False).agg(
         n_h=("_psu", "nunique"), pop_psus=("pop_psus", "max"), fpc_values=("fpc_values", "max"),
         fpc_between_psus=("pop_psus", "nunique")).reset_index()
     # fpc must be one value per stratum: within a PSU (from the scan) and between its PSUs
     strata["fpc_values"] = strata[["fpc_values", "fpc_between_psus"]].max(axis=1)
-    # roll the PSU-level scan up to each margin once, for all estimands together
-    value_columns = [c for c in finest.columns if re.fullmatch(r"(a|b|n|nw|yy|u)\d+", c)]
-    summed = [c for c in value_columns if not c.startswith("u")]
-    maxed = [c for c in value_columns if c.startswith("u")]
-    rolled = {}
-    for m in margins:
-        grouped = finest.groupby([*by, *m, "_stratum", "_psu"], dropna=False)
-        # one vectorised sum over all columns (a per-column dict aggregation is many times slower)
-        rolled[tuple(m)] = pd.concat([grouped[summed].sum(), grouped[maxed].max()], axis=1).reset_index()
     if (strata["fpc_values"] > 1).any():
         bad = strata.loc[strata["fpc_values"] > 1, "_stratum"].tolist()
         raise CopError(f"fpc is not constant within stratum/strata {', '.join(map(str, bad[:5]))}")
@@ -131,6 +128,12 @@ def estimate_many(con: duckdb.DuckDBPyConnection, relation: str, design: Design,
             variance = _add_second_stage(con, relation, design, e, by, margins, margin_columns, cells, variance)
         results.append(_finish(cells, variance, df, e.kind, by, margin_columns, level))
     return results
+
+
+def _grouping_id(margin: list[str], margin_columns: list[str]) -> int:
+    """DuckDB's GROUPING(c1, ..., cn) for a grouping set: bit (n - 1 - i) is set when c_i is rolled up."""
+    n = len(margin_columns)
+    return sum(1 << (n - 1 - i) for i, c in enumerate(margin_columns) if c not in margin)
 
 
 def _group_sums(values: np.ndarray, codes: np.ndarray, groups: int, how: str = "sum") -> np.ndarray:
@@ -206,7 +209,7 @@ def _margin_variances(frame: pd.DataFrame, strata: pd.DataFrame, estimands: list
 
 
 def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: list[str],
-          margin_columns: list[str]) -> pd.DataFrame:
+          margins: list[list[str]], margin_columns: list[str]) -> pd.DataFrame:
     # group on the columns' own types (cheaper than casting every row); cast the small result to text
     stratum = f"({design.stratum})" if design.stratum else "'1'"
     psu = f"({design.psu})" if design.psu else "row_number() OVER ()"
@@ -246,11 +249,15 @@ def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: lis
     key_names = [*by, *margin_columns, "_stratum", "_psu"]
     keys = ", ".join(key_names)
     as_text = ", ".join(f"CAST({k} AS VARCHAR) AS {k}" for k in key_names)
-    return con.execute(f"""SELECT {as_text}, pop_psus, fpc_values, {', '.join(outer)} FROM (
-                           SELECT {keys}, max(_fpc) AS pop_psus,
+    # one grouping set per margin: which one a row belongs to is told by GROUPING() over the margin columns
+    sets = ", ".join("(" + ", ".join([*by, *m, "_stratum", "_psu"]) + ")" for m in margins)
+    margin_id = f"GROUPING({', '.join(margin_columns)})" if margin_columns else "0"
+    return con.execute(f"""SELECT {as_text}, _margin, pop_psus, fpc_values, {', '.join(outer)} FROM (
+                           SELECT {keys}, {margin_id} AS _margin, max(_fpc) AS pop_psus,
                                   -- 1 or 2 distinct fpc values in the PSU (a DISTINCT aggregate is costly)
                                   CASE WHEN min(_fpc) < max(_fpc) THEN 2 ELSE 1 END AS fpc_values, {', '.join(sums)}
-                           FROM (SELECT {', '.join(unit_columns)} FROM {relation}) GROUP BY {keys})""").df()
+                           FROM (SELECT {', '.join(unit_columns)} FROM {relation})
+                           GROUP BY GROUPING SETS ({sets}))""").df()
 
 
 def _add_second_stage(con, relation, design, e: Estimand, by, margins, margin_columns, cells, variance):
