@@ -99,11 +99,13 @@ def estimate_many(con: duckdb.DuckDBPyConnection, relation: str, design: Design,
     margins = [list(m) for m in (margins or [[]])]
     margin_columns = sorted({c for m in margins for c in m}, key=lambda c: [c in m for m in margins])
     scanned = _scan(con, relation, design, estimands, by, margins, margin_columns)
-    # one block of PSU-level sums per margin (GROUPING SETS in the scan); the first has every PSU
-    blocks = {int(key): block.drop(columns="_margin").reset_index(drop=True)
-              for key, block in scanned.groupby("_margin")}
-    rolled = {tuple(m): blocks.get(_grouping_id(m, margin_columns), scanned.iloc[:0].drop(columns="_margin"))
-              for m in margins}
+    # one block of PSU-level sums per margin (GROUPING SETS in the scan); the first has every PSU. Columns
+    # arrive as numpy arrays: frames are built per block without consolidating one wide frame first.
+    margin_of_row = np.asarray(scanned.pop("_margin"))
+    rolled = {}
+    for m in margins:
+        mask = margin_of_row == _grouping_id(m, margin_columns)
+        rolled[tuple(m)] = pd.DataFrame({name: _numpy(values)[mask] for name, values in scanned.items()})
     finest = rolled[tuple(margins[0])]
     strata = finest.groupby([*by, "_stratum"], dropna=False).agg(
         n_h=("_psu", "nunique"), pop_psus=("pop_psus", "max"), fpc_values=("fpc_values", "max"),
@@ -128,6 +130,15 @@ def estimate_many(con: duckdb.DuckDBPyConnection, relation: str, design: Design,
             variance = _add_second_stage(con, relation, design, e, by, margins, margin_columns, cells, variance)
         results.append(_finish(cells, variance, df, e.kind, by, margin_columns, level))
     return results
+
+
+def _numpy(values) -> np.ndarray:
+    """A fetched column as a plain numpy array (masked arrays mark SQL NULLs: those become NaN/None)."""
+    if isinstance(values, np.ma.MaskedArray):
+        if values.dtype.kind in "fiu":
+            return values.astype(float).filled(np.nan)
+        return values.astype(object).filled(None)
+    return np.asarray(values)
 
 
 def _grouping_id(margin: list[str], margin_columns: list[str]) -> int:
@@ -209,7 +220,7 @@ def _margin_variances(frame: pd.DataFrame, strata: pd.DataFrame, estimands: list
 
 
 def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: list[str],
-          margins: list[list[str]], margin_columns: list[str]) -> pd.DataFrame:
+          margins: list[list[str]], margin_columns: list[str]) -> dict:
     # group on the columns' own types (cheaper than casting every row); cast the small result to text
     stratum = f"({design.stratum})" if design.stratum else "'1'"
     psu = f"({design.psu})" if design.psu else "row_number() OVER ()"
@@ -257,7 +268,7 @@ def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: lis
                                   -- 1 or 2 distinct fpc values in the PSU (a DISTINCT aggregate is costly)
                                   CASE WHEN min(_fpc) < max(_fpc) THEN 2 ELSE 1 END AS fpc_values, {', '.join(sums)}
                            FROM (SELECT {', '.join(unit_columns)} FROM {relation})
-                           GROUP BY GROUPING SETS ({sets}))""").df()
+                           GROUP BY GROUPING SETS ({sets}))""").fetchnumpy()
 
 
 def _add_second_stage(con, relation, design, e: Estimand, by, margins, margin_columns, cells, variance):
