@@ -281,7 +281,7 @@ def child_profile(path: Path, indicators: int) -> dict:
         return wrapper
 
     # the pandas steps, timed by wrapping the module's functions in this child process only
-    for name in ("_combine", "_finish"):
+    for name in ("_margin_variances", "_finish"):
         setattr(taylor, name, timed(f"pandas{name}", getattr(taylor, name)))
 
     relation = f"read_parquet('{path}')"

@@ -160,7 +160,21 @@ def _margin_variances(frame: pd.DataFrame, strata: pd.DataFrame, estimands: list
     Returns one frame per estimand: the cells with their totals, variance and df."""
     group = [*by, *margin]
     K = len(estimands)
-    column = lambda prefix: frame[[f"{prefix}{k}" for k in range(K)]].to_numpy(dtype=float)  # noqa: E731
+    # columns the scan did not need to aggregate follow from others: b = nw (x = 1), yy = a (0/1 y), u = 1
+    fallback = {"b": "nw", "yy": "a", "u": None}
+
+    def column(prefix: str) -> np.ndarray:
+        parts = []
+        for k in range(K):
+            name = f"{prefix}{k}"
+            if name in frame:
+                parts.append(frame[name].to_numpy(dtype=float))
+            elif fallback[prefix] is None:
+                parts.append(np.ones(len(frame)))
+            else:
+                parts.append(frame[f"{fallback[prefix]}{k}"].to_numpy(dtype=float))
+        return np.column_stack(parts) if parts else np.zeros((len(frame), 0))
+
     A, B, N, NW, YY, U = (column(p) for p in ("a", "b", "n", "nw", "yy", "u"))
     cell = (frame.groupby(group, dropna=False, sort=False).ngroup().to_numpy() if group
             else np.zeros(len(frame), dtype=int))
@@ -245,9 +259,9 @@ def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: lis
             sums.append(f"sum(_w * _x{k}) AS b{k}")
             outer.append(f"b{k}")
         else:
-            outer.append(f"nw{k} AS b{k}")
+            pass  # sum w*x = sum w*d: taken from nw{k} when the variances are computed
         if e.kind == "proportion":
-            outer.append(f"a{k} AS yy{k}")
+            pass  # y^2 = y: taken from a{k}
         else:
             sums.append(f"sum(_w * _y{k} * _y{k}) AS yy{k}")
             outer.append(f"yy{k}")
@@ -256,7 +270,7 @@ def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: lis
             sums.append(f"max(_u{k}) AS u{k}")
             outer.append(f"u{k}")
         else:
-            outer.append(f"1 AS u{k}")
+            pass  # every PSU is in the universe
     key_names = [*by, *margin_columns, "_stratum", "_psu"]
     keys = ", ".join(key_names)
     as_text = ", ".join(f"CAST({k} AS VARCHAR) AS {k}" for k in key_names)
