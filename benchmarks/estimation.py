@@ -262,6 +262,11 @@ def child_profile(path: Path, indicators: int) -> dict:
             timings[self.name] = timings.get(self.name, 0.0) + time.perf_counter() - self.start
             return out
 
+        def fetchnumpy(self):
+            out = self.result.fetchnumpy()
+            timings[self.name] = timings.get(self.name, 0.0) + time.perf_counter() - self.start
+            return out
+
     class TimedConnection:
         def execute(self, sql, *args):
             captured.append((kind_of(sql), sql))
