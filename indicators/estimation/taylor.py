@@ -24,7 +24,6 @@ Lonely PSUs (a stratum with one PSU in the design) follow R's options(survey.lon
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import duckdb
