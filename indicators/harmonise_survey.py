@@ -127,7 +127,6 @@ def _identifier(names: str | list[str], types: dict[str, str]) -> str:
 def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
     """SELECT producing the target's columns plus `_row` and `__flag__<variable>` columns for row rules."""
     columns = target_columns(spec.target)
-    missing_for = lambda variable: list(spec.missing.get("_all", [])) + list(spec.missing.get(variable, []))  # noqa: E731
     select = ["_row", f"{_literal(spec.source_id)} AS source_id"]
     if spec.country:
         select.append(f"{_literal(spec.country)} AS country")
@@ -147,7 +146,7 @@ def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
     for source_column, variable in spec.rename.items():
         src = _quote(source_column)
         target_type = columns[variable]
-        missing = missing_for(variable)
+        missing = [*spec.missing.get("_all", []), *spec.missing.get(variable, [])]
         is_missing = " OR ".join(_matches(src, code) for code in missing) or "FALSE"
         cleaned = f"CASE WHEN {is_missing} THEN NULL ELSE {src} END"
         if variable in spec.recode:

@@ -51,8 +51,10 @@ def test_lonely_psu_policy_agrees_with_r(con, row):
     kind = {"svymean": "mean", "svytotal": "total", "svyratio": "ratio",
             "svyciprop_logit": "proportion"}[estimator.removeprefix("svyby_")]
     y = "y = 1" if kind == "proportion" else "y"
-    run = lambda: estimate(con, relation, design, kind, y, x="x" if kind == "ratio" else None,  # noqa: E731
-                           margins=[["domain"]] if by_domain else [[]])
+    def run():
+        return estimate(con, relation, design, kind, y, x="x" if kind == "ratio" else None,
+                        margins=[["domain"]] if by_domain else [[]])
+
     if isinstance(row["error"], str) and row["error"]:
         with pytest.raises(LonelyPsuError, match="single PSU"):
             run()

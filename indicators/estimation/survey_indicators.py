@@ -22,7 +22,7 @@ import pandas as pd
 
 from indicators.estimation.taylor import TOTAL, Design, Estimand, estimate_many
 from indicators.registry import Indicator
-from indicators.warehouse import ensure_schemas, replace_table
+from indicators.warehouse import ensure_schemas
 from schemas.sources import harmonised_sources
 
 SURVEY_METHODS = ("proportion", "mean", "total", "ratio")
@@ -32,6 +32,9 @@ DIMENSIONS = {"sex": "SEX", "age_band": "AGE", "urbanisation": "URBANISATION"}
 ESTIMATE_COLUMNS = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "SEX", "AGE", "URBANISATION", "OBS_VALUE",
                     "UNIT_MEASURE", "STD_ERR", "CI_LOWER", "CI_UPPER", "CV", "DEFF", "N_UNWEIGHTED", "N_WEIGHTED",
                     "DF", "OBS_STATUS", "CONF_STATUS", "SOURCE_ID"]
+ESTIMATE_TYPES = {name: "VARCHAR" for name in ESTIMATE_COLUMNS} | {
+    "TIME_PERIOD": "BIGINT", **{name: "DOUBLE" for name in ("OBS_VALUE", "STD_ERR", "CI_LOWER", "CI_UPPER", "CV",
+                                                              "DEFF", "N_UNWEIGHTED", "N_WEIGHTED", "DF")}}
 
 
 def round_half_away(values: pd.Series, decimals: int) -> pd.Series:
@@ -141,26 +144,27 @@ def _complementary_suppression(cells: pd.DataFrame) -> pd.DataFrame:
     return cells
 
 
-def compute_survey_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicator],
-                              lonely_psu: str = "adjust") -> dict[str, int]:
-    """estimates.survey: every survey indicator whose source has rows; returns rows per indicator code."""
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                         [schema, name]).fetchone()[0]
+    return bool(exists) and con.execute(f"SELECT count(*) > 0 FROM {table}").fetchone()[0]
+
+
+def write_survey_estimates(con: duckdb.DuckDBPyConnection, indicators: list[Indicator], table: str,
+                           lonely_psu: str = "adjust") -> pd.DataFrame:
+    """Estimate the survey indicators among `indicators` whose source has rows and write them to `table`
+    (replaced; created empty with its column types when nothing can be estimated). Returns what was written;
+    an indicator without data simply has no rows."""
     ensure_schemas(con)
-    frames, counts = [], {}
-    present = []
-    for indicator in indicators:
-        if not is_survey_indicator(indicator):
-            continue
-        table = harmonised_sources()[indicator.source].table
-        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema || '.' || "
-                             "table_name = ?", [table]).fetchone()[0]
-        if not exists or not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
-            counts[indicator.code] = 0
-        else:
-            present.append(indicator)
-    for code, frame in estimate_indicators(con, present, lonely_psu).items():
-        counts[code] = len(frame)
-        if not frame.empty:
-            frames.append(frame)
+    present = [i for i in indicators
+               if is_survey_indicator(i) and _has_rows(con, harmonised_sources()[i.source].table)]
+    frames = [f for f in estimate_indicators(con, present, lonely_psu).values() if not f.empty]
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ESTIMATE_COLUMNS)
-    replace_table(con, "estimates.survey", result)
-    return counts
+    columns = ", ".join(f"{name} {ESTIMATE_TYPES[name]}" for name in ESTIMATE_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TABLE {table} ({columns})")
+    if not result.empty:
+        con.register("_estimates", result)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _estimates")
+        con.unregister("_estimates")
+    return result

@@ -9,8 +9,10 @@ Variance: with-replacement at the first stage (ultimate cluster), PSUs nested in
 (N_h, the number of PSUs in the stratum's population; f_h = (N_h - n_h)/N_h):
     z_hi = sum over units of PSU i of w * d * (y - R x) / X   (ratio; total: w * d * y)
     V    = sum_h f_h * n_h / (n_h - 1) * sum_i (z_hi - mean_h z)^2
-computed from two grouped passes: cell totals, then PSU-by-cell sums of w*d*y and w*d*x (z_hi is linear in
-them), so the microdata are never joined back to the estimates.
+z_hi is linear in the PSU-by-cell sums of w*d*y and w*d*x, so everything comes from ONE scan of the microdata
+for all estimands of a design: DuckDB groups by (domain cell, stratum, PSU) with one GROUPING SET per margin,
+and the cell totals, z_hi and stratum variances follow from that small table as numpy matrices (one column per
+estimand). The microdata are never joined back to the estimates.
 
 Lonely PSUs (a stratum with one PSU in the design) follow R's options(survey.lonely.psu=):
     fail       error naming the strata
@@ -19,7 +21,8 @@ Lonely PSUs (a stratum with one PSU in the design) follow R's options(survey.lon
     adjust     the lonely PSU's total is not centred: V_h = f_h * t_h^2 (as R; for means, ratios and
                proportions this is its deviation from the mean PSU total, since the z values sum to 0)
                -- the default here
-    average    the stratum's variance is the average of the other strata's: V scaled by n_strata / n_ok
+    average    the stratum's variance is the average of the other strata's: V scaled by (strata present in
+               the domain) / (those with a variance)
 """
 
 from __future__ import annotations

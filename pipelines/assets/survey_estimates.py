@@ -4,23 +4,13 @@ domain estimates (estimates.survey_<group>), audited by a blocking check before 
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
-from indicators.estimation.survey_indicators import estimate_indicators, is_survey_indicator
+from indicators.estimation.survey_indicators import is_survey_indicator, write_survey_estimates
 from indicators.registry import load_registry
-from indicators.warehouse import ensure_schemas, replace_table
 from pipelines.resources import BuildSettings, WarehouseResource
 from schemas.registry import GROUP_PREFIXES
-from schemas.sources import harmonised_sources
 
 SURVEY_GROUPS = ("subjective_aspects", "risk_behaviour", "incidents_responses", "preventative_actions")
-
-
-def _table_has_rows(con, table: str) -> bool:
-    schema, name = table.split(".")
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                         [schema, name]).fetchone()[0]
-    return bool(exists) and con.execute(f"SELECT count(*) > 0 FROM {table}").fetchone()[0]
 
 
 def survey_estimates_asset(group: str) -> dg.AssetsDefinition:
@@ -32,26 +22,9 @@ def survey_estimates_asset(group: str) -> dg.AssetsDefinition:
                warehouse: WarehouseResource) -> dg.MaterializeResult:
         registry = load_registry(Path(build.registry_dir) if build.registry_dir else None)
         members = [i for i in registry if i.group == group and is_survey_indicator(i)]
-        frames, counts = [], {}
         with warehouse.get_connection() as con:
-            ensure_schemas(con)
-            present = []
-            for indicator in members:
-                if _table_has_rows(con, harmonised_sources()[indicator.source].table):
-                    present.append(indicator)
-                else:
-                    counts[indicator.code] = 0
-            # indicators with the same source and disaggregations share one scan of the microdata
-            for code, frame in estimate_indicators(con, present, build.lonely_psu).items():
-                counts[code] = len(frame)
-                frames.append(frame)
-            frames = [f for f in frames if not f.empty]
-            result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-            if result.empty:
-                con.execute(f"CREATE OR REPLACE TABLE estimates.survey_{group} AS SELECT * FROM "
-                            "(SELECT NULL::VARCHAR AS INDICATOR) WHERE FALSE")
-            else:
-                replace_table(con, f"estimates.survey_{group}", result)
+            result = write_survey_estimates(con, members, f"estimates.survey_{group}", build.lonely_psu)
+        counts = {i.code: int((result["INDICATOR"] == i.code).sum()) for i in members}
         status = result["OBS_STATUS"].value_counts().to_dict() if not result.empty else {}
         context.log.info(f"{group}: {len(result)} domain estimates for {sum(1 for n in counts.values() if n)} of "
                          f"{len(members)} indicators; status {status}")
@@ -63,9 +36,6 @@ def survey_estimates_asset(group: str) -> dg.AssetsDefinition:
                                 "suppressed cell (OBS_STATUS Q) has no value.")
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get_connection() as con:
-            columns = [r[0] for r in con.execute(f"DESCRIBE estimates.survey_{group}").fetchall()]
-            if "OBS_VALUE" not in columns:
-                return dg.AssetCheckResult(passed=True, metadata={"cells": 0})
             problems = con.execute(f"""
                 SELECT
                   count(*) FILTER (WHERE STD_ERR < 0) AS negative_se,
