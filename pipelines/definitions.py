@@ -36,7 +36,8 @@ weekly_build = dg.ScheduleDefinition(name="weekly_build", job=build_release_job,
 
 def build_definitions(sources_dir: str | Path | None = None, published_dir: str | Path | None = None,
                       warehouse: str | Path | None = None, registry_dir: str | Path | None = None,
-                      release_id: str | None = None, mappings_dir: str | Path | None = None) -> dg.Definitions:
+                      release_id: str | None = None, mappings_dir: str | Path | None = None,
+                      manifest: str | Path | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS + SURVEY_ASSETS,
         asset_checks=ASSET_CHECKS + SURVEY_CHECKS,
@@ -44,7 +45,7 @@ def build_definitions(sources_dir: str | Path | None = None, published_dir: str 
         schedules=[weekly_build],
         sensors=[new_mapping_specs],
         resources=default_resources(sources_dir, published_dir, warehouse, registry_dir, release_id,
-                                    mappings_dir),
+                                    mappings_dir, manifest),
         # In-process: every step of a build shares one Python process instead of re-importing pandas, duckdb
         # and matplotlib per step (about 41 s against 7 s for a small project on the 2-core machine).
         executor=dg.in_process_executor,

@@ -20,6 +20,10 @@ class BuildSettings(dg.ConfigurableResource):
     """What a build reads and where it publishes. Defaults: the bundled synthetic sample, data/published."""
 
     sources_dir: str = str(DEFAULT_SOURCES)
+    # the sources manifest (YAML listing each input file and its layout); None: <sources_dir>/sources.yaml.
+    # File names in it resolve against sources_dir, so one manifest kept in the repository can describe a
+    # folder of real files elsewhere (data/manifests/shared_data.yaml for ../shared/data).
+    manifest: str | None = None
     published_dir: str = str(DEFAULT_PUBLISHED)
     registry_dir: str | None = None  # None: indicators/registry in the package
     mappings_dir: str = str(DEFAULT_MAPPINGS)  # one mapping spec per survey source
@@ -39,14 +43,18 @@ class WarehouseResource(DuckDBResource):
 
 def default_resources(sources_dir: str | Path | None = None, published_dir: str | Path | None = None,
                       warehouse: str | Path | None = None, registry_dir: str | Path | None = None,
-                      release_id: str | None = None, mappings_dir: str | Path | None = None) -> dict:
-    """Resources from arguments, else COP_SOURCES / COP_PUBLISHED / COP_WAREHOUSE, else the repo defaults."""
+                      release_id: str | None = None, mappings_dir: str | Path | None = None,
+                      manifest: str | Path | None = None) -> dict:
+    """Resources from arguments, else COP_SOURCES / COP_MANIFEST / COP_PUBLISHED / COP_WAREHOUSE / COP_MAPPINGS,
+    else the repo defaults."""
+    manifest = manifest or os.environ.get("COP_MANIFEST")
     warehouse = Path(warehouse or os.environ.get("COP_WAREHOUSE") or DEFAULT_WAREHOUSE)
     return {
         "build": BuildSettings(
             sources_dir=str(Path(sources_dir or os.environ.get("COP_SOURCES") or DEFAULT_SOURCES).resolve()),
             published_dir=str(Path(published_dir or os.environ.get("COP_PUBLISHED") or DEFAULT_PUBLISHED)
                               .resolve()),
+            manifest=str(Path(manifest).resolve()) if manifest else None,
             registry_dir=str(registry_dir) if registry_dir else None,
             release_id=release_id,
             mappings_dir=str(Path(mappings_dir or os.environ.get("COP_MAPPINGS") or DEFAULT_MAPPINGS).resolve()),
