@@ -22,8 +22,9 @@ import pandas as pd
 import yaml
 
 from indicators.errors import ConfigError
-from schemas.registry import (DEFAULT_RELIABILITY, EXPRESSION_FIELDS, GROUP_PREFIXES, METHOD_FIELDS,
-                              OPTIONAL_FIELDS, RELIABILITY_KEYS, REQUIRED_FIELDS, RegistryEntryModel)
+from schemas.registry import (AGGREGATION_KEYS, AGGREGATION_METHODS, AGGREGATION_WEIGHTS, DEFAULT_RELIABILITY,
+                              EXPRESSION_FIELDS, GROUP_PREFIXES, METHOD_FIELDS, OPTIONAL_FIELDS, RELIABILITY_KEYS,
+                              REQUIRED_FIELDS, RegistryEntryModel)
 from schemas.sources import HarmonisedSource, harmonised_sources
 from schemas.validation import failure_cases
 
@@ -72,6 +73,11 @@ class Indicator:
     growth: dict = field(default_factory=dict)
     reliability: dict = field(default_factory=dict)  # defaults of DESIGN.md 4.4 merged with overrides
     caveats: str | None = None
+    aggregation: dict = field(default_factory=dict)  # {} = not declared: the entry has no group values
+
+    @property
+    def aggregation_method(self) -> str:
+        return self.aggregation.get("method", "none")
 
 
 def load_registry(registry_dir: Path | None = None) -> list[Indicator]:
@@ -153,7 +159,7 @@ def _type_problems(where: str, code: str, entry: dict, problems: list[RegistryPr
     refs = entry["references"]
     if not isinstance(refs, list) or not refs or not all(isinstance(r, str) and r.strip() for r in refs):
         problems.append(RegistryProblem(where, code, "references", "must be a non-empty list of citations"))
-    for name in ("growth", "reliability"):
+    for name in ("growth", "reliability", "aggregation"):
         if entry.get(name) is not None and not isinstance(entry[name], dict):
             problems.append(RegistryProblem(where, code, name, "must be a mapping"))
     return len(problems) > before
@@ -172,7 +178,7 @@ def _indicator(path: str, group: str, entry: dict) -> Indicator:
         value=text("value"), disaggregations=tuple(entry["disaggregations"]),
         growth=dict(entry.get("growth") or {}),
         reliability={**DEFAULT_RELIABILITY, **(entry.get("reliability") or {})},
-        caveats=text("caveats"))
+        caveats=text("caveats"), aggregation=dict(entry.get("aggregation") or {}))
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -233,6 +239,7 @@ def _entry_problems(ind: Indicator, sources: dict[str, HarmonisedSource],
     elif ind.reliability["flag_n"] < ind.reliability["min_n"] or ind.reliability["max_cv"] < ind.reliability["flag_cv"]:
         problem("reliability", "flag_n must be >= min_n and max_cv >= flag_cv")
 
+    problems.extend(RegistryProblem(ind.file, ind.code, "aggregation", rule) for rule in aggregation_problems(ind))
     source = sources.get(ind.source)
     if source is None:
         problem("source", f"{ind.source!r} is not a harmonised source ({', '.join(sources)})")
@@ -244,6 +251,25 @@ def _entry_problems(ind: Indicator, sources: dict[str, HarmonisedSource],
                                    f"(allowed: {allowed})")
     problems.extend(RegistryProblem(ind.file, ind.code, f, r) for f, r in bind_expressions(ind, source, binder))
     return problems
+
+
+def aggregation_problems(ind: Indicator) -> list[str]:
+    """The `aggregation` block: a known method with exactly the keys it needs (schemas.registry)."""
+    spec = ind.aggregation
+    if not spec:
+        return []
+    method = spec.get("method")
+    if method not in AGGREGATION_METHODS:
+        return [f"method {method!r} is not one of {', '.join(AGGREGATION_METHODS)}"]
+    needed = AGGREGATION_KEYS[method]
+    out = [f"key '{k}' is required by aggregation method {method}" for k in needed if spec.get(k) in (None, "")]
+    out += [f"key '{k}' is not used by aggregation method {method} (it uses {', '.join(needed)})"
+            for k in sorted(set(spec) - set(needed))]
+    if "weight" in needed and spec.get("weight") and spec["weight"] not in AGGREGATION_WEIGHTS:
+        out.append(f"weight {spec['weight']!r} is not one of {', '.join(AGGREGATION_WEIGHTS)}")
+    if method == "group_inputs" and ind.source != "ict_country_year":
+        out.append("method group_inputs needs country-year ICT inputs (source ict_country_year)")
+    return out
 
 
 def empty_source_tables(sources: dict[str, HarmonisedSource]) -> duckdb.DuckDBPyConnection:

@@ -36,7 +36,21 @@ METHOD_FIELDS = {
 EXPRESSION_FIELDS = ("universe", "numerator", "denominator", "value")
 REQUIRED_FIELDS = ("code", "name", "definition", "unit", "source", "method", "disaggregations", "decimals",
                    "references")
-OPTIONAL_FIELDS = ("universe", "numerator", "denominator", "value", "growth", "reliability", "caveats")
+OPTIONAL_FIELDS = ("universe", "numerator", "denominator", "value", "growth", "reliability", "caveats",
+                   "aggregation")
+# How an indicator's country values become group values (world, regions, development and income groups):
+# - group_inputs: the entry's own expression evaluated on group-level inputs (ICT series: population-weighted
+#   means of rates, sums of persons), so growth of a region is the growth of its aggregate, as ITU computes it;
+# - weighted_mean: sum(value x weight) / sum(weight) over members with a value;
+# - sum: the sum of members' values (counts); the weight only measures coverage;
+# - country_mean: unweighted mean over member countries with a value (national questionnaire answers, where
+#   each country counts once); coverage is the share of member countries;
+# - none: not aggregated, with a stated reason (e.g. medians do not aggregate).
+AGGREGATION_METHODS = ("group_inputs", "weighted_mean", "sum", "country_mean", "none")
+# weights are country-year populations (staging.population_weights); internet_users = BC.1 / 100 x population
+AGGREGATION_WEIGHTS = ("population_total", "population_0_14", "internet_users")
+AGGREGATION_KEYS = {"group_inputs": ("method",), "weighted_mean": ("method", "weight"),
+                    "sum": ("method", "weight"), "country_mean": ("method",), "none": ("method", "reason")}
 RELIABILITY_KEYS = ("min_n", "flag_n", "max_cv", "flag_cv")
 DEFAULT_RELIABILITY = {"min_n": 25, "flag_n": 50, "max_cv": 33.3, "flag_cv": 16.6}  # DESIGN.md 4.4
 
