@@ -30,23 +30,36 @@ def published_rounding(expression: str, decimals: int) -> str:
     return f"CAST(round(CAST({expression} AS DECIMAL(38, 12)), {int(decimals)}) AS DOUBLE)"
 
 
+def published_rounding_by(expression: str, decimals_column: str) -> str:
+    """published_rounding with the number of decimals read from a column (it differs between indicators)."""
+    cases = " ".join(f"WHEN {d} THEN {published_rounding(expression, d)}" for d in range(0, 9))
+    return f"CASE {decimals_column} {cases} END"
+
+
 def is_country_level(indicator: Indicator) -> bool:
     return indicator.source in COUNTRY_LEVEL_SOURCES and indicator.method in COUNTRY_LEVEL_METHODS
 
 
-def compile_country_indicator(indicator: Indicator) -> str:
-    """SELECT INDICATOR, REF_AREA, TIME_PERIOD, OBS_VALUE, UNIT_MEASURE, SOURCE_ID for one registry entry."""
-    table = COUNTRY_LEVEL_SOURCES[indicator.source]
+def compile_country_indicator(indicator: Indicator, table: str | None = None, with_coverage: bool = False) -> str:
+    """SELECT INDICATOR, REF_AREA, TIME_PERIOD, OBS_VALUE, UNIT_MEASURE, SOURCE_ID for one registry entry.
+
+    `table` defaults to the harmonised country-year table; aggregation passes its group-level table (same
+    variable columns, plus `<variable>__coverage`), and `with_coverage` adds COVERAGE: the smallest coverage of
+    the variables the value rests on (of both years for growth).
+    """
+    table = table or COUNTRY_LEVEL_SOURCES[indicator.source]
     columns = referenced_columns(indicator.value)
     # the files the value came from, each named once (users = BC.1 x population may combine two files)
     source_id = ("array_to_string(list_sort(list_distinct(list_value("
                  + ", ".join(f"{c}__source" for c in columns) + "))), '+')") if columns else "NULL"
+    coverage = (f"least({', '.join(f'{c}__coverage' for c in columns)})"
+                if with_coverage and columns else "CAST(NULL AS DOUBLE)")
     where = f"WHERE ({indicator.universe})" if indicator.universe else ""
-    base = (f"SELECT ref_area, year, CAST(({indicator.value}) AS DOUBLE) AS v, {source_id} AS source_id "
-            f"FROM {table} {where}")
+    base = (f"SELECT ref_area, year, CAST(({indicator.value}) AS DOUBLE) AS v, {source_id} AS source_id, "
+            f"{coverage} AS coverage FROM {table} {where}")
     head = (f"SELECT '{indicator.code}' AS INDICATOR, ref_area AS REF_AREA, year AS TIME_PERIOD, "
             f"{published_rounding('obs', indicator.decimals)} AS OBS_VALUE, '{indicator.unit}' AS UNIT_MEASURE, "
-            f"source_id AS SOURCE_ID")
+            f"source_id AS SOURCE_ID" + (", coverage AS COVERAGE" if with_coverage else ""))
     if indicator.method == "value":
         return f"{head} FROM (SELECT *, v AS obs FROM ({base})) WHERE obs IS NOT NULL"
     kind, periods = indicator.growth.get("kind"), indicator.growth.get("periods")
@@ -62,7 +75,8 @@ def compile_country_indicator(indicator: Indicator) -> str:
         guard = "b.v > 0 AND t.v >= 0"
     # the value rests on two years, possibly from two files: name both
     both = "array_to_string(list_sort(list_distinct(string_split(t.source_id || '+' || b.source_id, '+'))), '+')"
-    return (f"{head} FROM (SELECT t.ref_area, t.year, {change} AS obs, {both} AS source_id "
+    return (f"{head} FROM (SELECT t.ref_area, t.year, {change} AS obs, {both} AS source_id, "
+            f"least(t.coverage, b.coverage) AS coverage "
             f"FROM ({base}) t JOIN ({base}) b ON b.ref_area = t.ref_area AND b.year = t.year - {periods} "
             f"WHERE t.v IS NOT NULL AND {guard})")
 
