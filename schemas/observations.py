@@ -15,7 +15,7 @@ UNITS = ["percent", "percentage_points", "per_100", "per_100k", "count", "score"
 
 
 class ObservationModel(pa.DataFrameModel):
-    INDICATOR: str = pa.Field(str_matches=r"^(BC|SA|RB|IR|PA|NC)\.\d+$")
+    INDICATOR: str = pa.Field(str_matches=r"^(BC|SA|RB|IR|PA|NC)\.\d+(_GPI|_URG)?$")  # derived gaps: indicators.gaps
     REF_AREA: str = pa.Field(str_matches=r"^[A-Z][A-Z0-9_]{1,15}$")
     TIME_PERIOD: int = pa.Field(ge=1960, le=2100)
     SEX: str = pa.Field(isin=["_T", "F", "M"])

@@ -96,6 +96,17 @@ BAD_ENTRIES = {
                    ("background_context.yaml", "BC.90", "growth"), "whole periods >= 1"),
     "bad reliability": ({"reliability": {"min_n": 50, "flag_n": 30}},
                         ("background_context.yaml", "BC.90", "reliability"), "flag_n must be >= min_n"),
+    "unknown aggregation method": ({"aggregation": {"method": "median"}},
+                                   ("background_context.yaml", "BC.90", "aggregation"), "'median' is not one of"),
+    "aggregation without its weight": ({"aggregation": {"method": "weighted_mean"}},
+                                       ("background_context.yaml", "BC.90", "aggregation"),
+                                       "key 'weight' is required by aggregation method weighted_mean"),
+    "unknown aggregation weight": ({"aggregation": {"method": "sum", "weight": "households"}},
+                                   ("background_context.yaml", "BC.90", "aggregation"),
+                                   "weight 'households' is not one of"),
+    "no aggregation without a reason": ({"aggregation": {"method": "none"}},
+                                        ("background_context.yaml", "BC.90", "aggregation"),
+                                        "key 'reason' is required"),
 }
 
 
@@ -131,7 +142,13 @@ def test_committed_catalogue_document_is_up_to_date():
 def test_catalogue_matches_the_registry():
     registry = load_registry()
     frame = catalogue_frame(registry)
-    assert list(frame["code"]) == [i.code for i in registry]
+    derived = frame["derived_from"].notna()
+    assert list(frame.loc[~derived, "code"]) == [i.code for i in registry]
+    # every survey proportion by sex has its parity index, every one by urbanisation its urban-rural gap
+    assert set(frame.loc[derived, "code"]) == (
+        {f"{i.code}_GPI" for i in registry if i.method == "proportion" and "sex" in i.disaggregations}
+        | {f"{i.code}_URG" for i in registry if i.method == "proportion" and "urbanisation" in i.disaggregations})
+    assert frame.set_index("code").loc["BC.1", "aggregation"].startswith("computed from group inputs")
     text = render_markdown(registry)
     for group in GROUP_PREFIXES:
         n = sum(1 for i in registry if i.group == group)
