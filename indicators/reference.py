@@ -6,6 +6,7 @@ import duckdb
 import pandas as pd
 import pycountry
 
+from indicators.classifications import load_classifications
 from indicators.warehouse import replace_table
 from schemas.ict import REFERENCE_DIR
 
@@ -21,6 +22,8 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     def csv(name: str) -> pd.DataFrame:
         return pd.read_csv(REFERENCE_DIR / name, dtype=str, keep_default_na=False)
 
+    # classifications first: they are validated before anything is written (InputError names the cell)
+    classifications = load_classifications(con)
     return {
         "reference.iso3166": replace_table(con, "reference.iso3166", iso3166_table()),
         "reference.un_member_states": replace_table(con, "reference.un_member_states", csv("un_member_states.csv")),
@@ -28,4 +31,5 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                                                            csv("country_code_exceptions.csv")),
         "reference.wb_aggregate_codes": replace_table(con, "reference.wb_aggregate_codes",
                                                       csv("wb_aggregate_codes.csv")),
+        **classifications,
     }
