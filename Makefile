@@ -44,6 +44,7 @@ docs: setup
 ## sample: regenerate the synthetic samples from their seeded generators
 sample: setup
 	$(VENV)/bin/python -m indicators.synthetic.ict_sample
+	$(VENV)/bin/python -m indicators.synthetic.incidents_sample
 	$(VENV)/bin/python -m indicators.synthetic.child_survey_sample
 
 clean:

@@ -25,6 +25,7 @@ from indicators.charts import ranked_bar_chart, time_series_chart
 from indicators.country_level import ESTIMATES_TABLE
 from indicators.errors import CopError
 from indicators.files import sha256_file
+from indicators.incidents import ESTIMATES_TABLE as INCIDENTS_TABLE
 from indicators.registry import Indicator
 from schemas.observations import OBSERVATION_COLUMNS, ObservationModel
 
@@ -57,8 +58,18 @@ def survey_estimate_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
            AND table_name LIKE 'survey_%' AND column_name = 'OBS_VALUE' ORDER BY 1""").fetchall()]
 
 
-def observations_sql(release_id: str, survey_tables: list[str] = ()) -> str:
-    """Country-level and survey estimates in the published layout (DESIGN.md 4.3)."""
+def country_layout_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Estimates from other sources in the layout of estimates.country_year (estimates.incidents), if written."""
+    schema, name = INCIDENTS_TABLE.split(".")
+    return [INCIDENTS_TABLE] if con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name]).fetchone()[0] else []
+
+
+def observations_sql(release_id: str, survey_tables: list[str] = (), country_tables: list[str] = ()) -> str:
+    """Country-level and survey estimates in the published layout (DESIGN.md 4.3); `country_tables` are more
+    tables in the layout of estimates.country_year (estimates.incidents), published like it."""
+    country = "".join(f" UNION ALL BY NAME SELECT * FROM {table}" for table in country_tables)
     survey = "".join(f"""
         UNION ALL
         SELECT INDICATOR, REF_AREA, CAST(TIME_PERIOD AS BIGINT), SEX, AGE, URBANISATION, OBS_VALUE, UNIT_MEASURE,
@@ -74,7 +85,7 @@ def observations_sql(release_id: str, survey_tables: list[str] = ()) -> str:
                CAST(NULL AS DOUBLE) AS CV, CAST(NULL AS DOUBLE) AS N_UNWEIGHTED,
                'A' AS OBS_STATUS, 'F' AS CONF_STATUS, CAST(NULL AS DOUBLE) AS COVERAGE,
                SOURCE_ID, '{release_id}' AS RELEASE_ID
-        FROM {ESTIMATES_TABLE}{survey})
+        FROM (SELECT * FROM {ESTIMATES_TABLE}{country}){survey})
         -- two deliveries for one country and wave: publish all cells of the one with more cases in the total,
         -- never a mix (complementary suppression holds within one delivery)
         QUALIFY SOURCE_ID = first(SOURCE_ID) OVER (
@@ -126,7 +137,7 @@ def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, rele
 
 def _write_release(con, folder: Path, release_id: str, indicators: list[Indicator], inputs: list[dict],
                    counts: dict, synthetic: bool, chart_countries: list[str]) -> None:
-    query = observations_sql(release_id, survey_estimate_tables(con))
+    query = observations_sql(release_id, survey_estimate_tables(con), country_layout_tables(con))
     observations = con.execute(query).df()[OBSERVATION_COLUMNS]
     ObservationModel.validate(observations, lazy=True)  # audit before anything is published
 

@@ -8,6 +8,7 @@ import dagster as dg
 
 from pipelines.assets.estimate import estimates_country_year
 from pipelines.assets.harmonise import ict_values_follow_the_rules, staging_ict_country_year
+from pipelines.assets.incidents import INCIDENT_ASSETS, INCIDENT_CHECKS
 from pipelines.assets.ingest import (raw_ict_country_year, reference_country_codes,
                                      reference_indicator_registry)
 from pipelines.assets.publish import release
@@ -17,8 +18,8 @@ from pipelines.assets.survey_estimates import SURVEY_ESTIMATE_ASSETS, SURVEY_EST
 from pipelines.resources import default_resources
 
 ASSETS = [reference_country_codes, reference_indicator_registry, raw_ict_country_year, staging_ict_country_year,
-          estimates_country_year, *SURVEY_ESTIMATE_ASSETS, release]
-ASSET_CHECKS = [ict_values_follow_the_rules, *SURVEY_ESTIMATE_CHECKS]
+          estimates_country_year, *INCIDENT_ASSETS, *SURVEY_ESTIMATE_ASSETS, release]
+ASSET_CHECKS = [ict_values_follow_the_rules, *INCIDENT_CHECKS, *SURVEY_ESTIMATE_CHECKS]
 SURVEY_ASSETS = [raw_child_survey, staging_child_survey]
 SURVEY_CHECKS = [child_survey_source_accepted]
 

@@ -12,7 +12,8 @@ from pipelines.resources import BuildSettings, WarehouseResource
 
 
 @dg.asset(key=["release"], group_name="publish", pool="warehouse", kinds={"parquet", "duckdb"},
-          deps=[["estimates", "country_year"]] + [a.key for a in SURVEY_ESTIMATE_ASSETS],
+          deps=[["estimates", "country_year"], ["estimates", "incidents"]]
+          + [a.key for a in SURVEY_ESTIMATE_ASSETS],
           description="data/published/<release_id>/: observations.parquet, cop_indicators.duckdb, charts, "
                       "manifest.json; `latest` moves last.")
 def release(context: dg.AssetExecutionContext, build: BuildSettings, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -20,6 +21,8 @@ def release(context: dg.AssetExecutionContext, build: BuildSettings, warehouse: 
     release_id = build.release_id or new_release_id()
     with warehouse.get_connection() as con:
         inputs = con.execute("SELECT * FROM raw.ict_files ORDER BY priority").df().to_dict("records")
+        # the incident files (raw.incident_files: empty when the manifest lists none)
+        inputs += con.execute("SELECT * FROM raw.incident_files ORDER BY source_id").df().to_dict("records")
         has_surveys = con.execute("""SELECT count(*) = 2 FROM information_schema.tables WHERE
             (table_schema, table_name) IN (('raw', 'microdata_files'), ('quality', 'source_status'))""").fetchone()[0]
         if has_surveys:

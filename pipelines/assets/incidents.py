@@ -1,0 +1,98 @@
+"""Incident reports (NCMEC CyberTipline reports by country): ingest, harmonise with denominators (audited by a
+blocking check) and the registry's incident indicators (IR.12, IR.15, IR.16, ...)."""
+# No `from __future__ import annotations` here: Dagster inspects the context annotation at definition time.
+
+from pathlib import Path
+
+import dagster as dg
+
+from indicators.incidents import (ESTIMATES_TABLE, STAGING_TABLE, audit_incidents, compute_incident_indicators,
+                                  harmonise_incidents)
+from indicators.ingest.incidents import load_incident_sources, load_raw_incidents
+from indicators.registry import load_registry
+from pipelines.resources import BuildSettings, WarehouseResource
+
+MAX_VIOLATIONS_ATTACHED = 200
+
+
+@dg.asset(key=["raw", "incident_reports"], group_name="ingest", pool="warehouse", kinds={"duckdb"},
+          description="Every count of every incident file listed under `incidents:` in the sources manifest, as "
+                      "delivered, with file, row and column (raw.incident_reports) and per-file provenance with "
+                      "sha256 (raw.incident_files). Empty when the manifest lists no incident file.")
+def raw_incident_reports(context: dg.AssetExecutionContext, build: BuildSettings,
+                         warehouse: WarehouseResource) -> dg.MaterializeResult:
+    sources = load_incident_sources(Path(build.sources_dir), Path(build.manifest) if build.manifest else None)
+    if not sources:
+        context.log.warning(f"the sources manifest of {build.sources_dir} lists no incident files (key "
+                            "'incidents'): the incident indicators (IR.12-IR.16, ...) are not computed")
+    with warehouse.get_connection() as con:
+        provenance = load_raw_incidents(con, sources)
+    for p in provenance:
+        context.log.info(f"read {Path(p['path']).name} ({p['layout']}, {p['reporting_org']}): {p['rows']} counts, "
+                         f"sha256 {p['sha256'][:12]}")
+    return dg.MaterializeResult(metadata={
+        "files": dg.MetadataValue.int(len(provenance)),
+        "counts": dg.MetadataValue.int(sum(p["rows"] for p in provenance)),
+        "provenance": dg.MetadataValue.json(provenance),
+    })
+
+
+@dg.asset(key=["staging", "incident_reports"], group_name="harmonise", pool="warehouse", kinds={"duckdb"},
+          deps=[raw_incident_reports, ["staging", "ict_country_year"], ["reference", "country_codes"]],
+          description="Harmonised incident counts per country, year, organisation and incident type "
+                      "(schemas.incidents.IncidentReportsModel) with population and Internet users joined from "
+                      "staging.ict_country_year_wide; counts naming no country set aside in "
+                      "staging.incident_reports_unattributed.")
+def staging_incident_reports(context: dg.AssetExecutionContext,
+                             warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        counts = harmonise_incidents(con)
+    context.log.info(f"harmonised {counts['rows']} incident rows for {counts['countries']} countries; set aside "
+                     f"{counts['unattributed_cells']} unattributed cells ({counts['unattributed_reports']} reports); "
+                     f"{counts['rows_without_population']} rows without population, "
+                     f"{counts['rows_without_internet_users']} without Internet users")
+    return dg.MaterializeResult(metadata={k: dg.MetadataValue.int(int(v)) for k, v in counts.items()})
+
+
+@dg.asset_check(asset=staging_incident_reports, blocking=True, name="incident_reports_follow_the_rules",
+                description="pandera model schemas.incidents.IncidentReportsModel: known country codes, years in "
+                            "range, counts >= 0, one row per country-year-organisation-type, Internet users within "
+                            "the population.")
+def incident_reports_follow_the_rules(context: dg.AssetCheckExecutionContext,
+                                      warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.get_connection() as con:
+        violations = audit_incidents(con)
+        rows = con.execute(f"SELECT count(*) FROM {STAGING_TABLE}").fetchone()[0]
+    metadata = {"rows": dg.MetadataValue.int(int(rows)), "violations": dg.MetadataValue.int(len(violations))}
+    if violations:
+        shown = violations[:MAX_VIOLATIONS_ATTACHED]
+        metadata["failure_cases"] = dg.MetadataValue.json(shown)
+        metadata["summary"] = dg.MetadataValue.md("\n".join(
+            f"- `{v['file']}` row {v['row']}, column `{v['column']}`: {v['rule']} (value `{v['value']}`)"
+            for v in shown[:20]))
+        for v in shown[:20]:
+            context.log.error(f"{v['file']}, row {v['row']}, column {v['column']!r}: {v['rule']} "
+                              f"(value {v['value']!r})")
+    return dg.AssetCheckResult(passed=not violations, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
+
+
+@dg.asset(key=["estimates", "incidents"], group_name="estimate", pool="warehouse", kinds={"duckdb"},
+          deps=[staging_incident_reports, ["reference", "indicator_registry"]],
+          description="One row per incident indicator (registry source `incidents`, methods value and rate), "
+                      "country and year, all incident types (estimates.incidents, the columns of "
+                      "estimates.country_year).")
+def estimates_incidents(context: dg.AssetExecutionContext, build: BuildSettings,
+                        warehouse: WarehouseResource) -> dg.MaterializeResult:
+    registry = load_registry(Path(build.registry_dir) if build.registry_dir else None)
+    with warehouse.get_connection() as con:
+        rows = compute_incident_indicators(con, registry)
+    context.log.info(f"{ESTIMATES_TABLE}: " + ", ".join(f"{k} {v}" for k, v in rows.items()))
+    empty = [code for code, n in rows.items() if n == 0]
+    if empty:
+        context.log.warning(f"no value could be computed for {', '.join(empty)}: their inputs are missing "
+                            "from the sources (they stay in the catalogue, with no observations)")
+    return dg.MaterializeResult(metadata={code: dg.MetadataValue.int(n) for code, n in rows.items()})
+
+
+INCIDENT_ASSETS = [raw_incident_reports, staging_incident_reports, estimates_incidents]
+INCIDENT_CHECKS = [incident_reports_follow_the_rules]
