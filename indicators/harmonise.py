@@ -5,6 +5,8 @@ the file, row and column of any broken rule) and marks with `selected` the one v
 and variable: from the file listed first in the source manifest.
 staging.ict_country_year_wide is the selected values pivoted to one row per country and year; indicator
 expressions in the registry are evaluated against it.
+staging.population_weights is the population part of it (total and aged 0-14, with the file each came from),
+one row per country-year with any population: the weights regional and global aggregates are computed with.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from indicators.warehouse import ensure_schemas
 from schemas.ict import ICT_VARIABLES, validate_ict_observations
 
 WIDE_TABLE = "staging.ict_country_year_wide"
+POPULATION_WEIGHTS_TABLE = "staging.population_weights"
+POPULATION_VARIABLES = ("population_total", "population_0_14")
 
 HARMONISE_SQL = r"""
 CREATE OR REPLACE TABLE staging._ict_coded AS
@@ -56,13 +60,22 @@ def harmonise_ict(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                {pivot}
         FROM staging.ict_country_year WHERE selected
         GROUP BY ref_area, year ORDER BY ref_area, year""")
-    counts = con.execute("""
+    columns = ", ".join([*POPULATION_VARIABLES, *(f"{v}__source" for v in POPULATION_VARIABLES)])
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {POPULATION_WEIGHTS_TABLE} AS
+        SELECT ref_area, year, {columns}
+        FROM {WIDE_TABLE}
+        WHERE {" OR ".join(f"{v} IS NOT NULL" for v in POPULATION_VARIABLES)}
+        ORDER BY ref_area, year""")
+    counts = con.execute(f"""
         SELECT (SELECT count(*) FROM staging.ict_country_year),
                (SELECT count(*) FROM staging.ict_country_year WHERE selected),
                (SELECT count(DISTINCT ref_area) FROM staging.ict_country_year),
                (SELECT count(*) FROM staging.ict_aggregates_set_aside),
-               (SELECT count(DISTINCT ref_area_code) FROM staging.ict_aggregates_set_aside)""").fetchone()
-    return dict(zip(["country_cells", "selected_cells", "countries", "aggregate_cells", "aggregate_codes"], counts))
+               (SELECT count(DISTINCT ref_area_code) FROM staging.ict_aggregates_set_aside),
+               (SELECT count(*) FROM {POPULATION_WEIGHTS_TABLE})""").fetchone()
+    return dict(zip(["country_cells", "selected_cells", "countries", "aggregate_cells", "aggregate_codes",
+                     "population_country_years"], counts))
 
 
 def audit_ict(con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -1,6 +1,6 @@
 """`cop`: the command line of cop-indicators.
 
-    cop build [--sources DIR] [--out DIR] [--warehouse FILE] [--release-id ID]
+    cop build [--sources DIR] [--manifest FILE] [--out DIR] [--warehouse FILE] [--release-id ID]
     cop indicators list [--group G] [--registry DIR]
     cop indicators show CODE [--registry DIR]
     cop indicators docs [--check] [--registry DIR]
@@ -111,10 +111,17 @@ def build(args: argparse.Namespace) -> int:
     if not sources.is_dir():
         print(f"cop build: --sources {sources}: not a folder", file=sys.stderr)
         return 2
+    manifest = args.manifest or os.environ.get("COP_MANIFEST")
+    if manifest:
+        manifest = Path(manifest).resolve()
+        if not manifest.is_file():
+            print(f"cop build: --manifest {manifest}: no such file", file=sys.stderr)
+            return 2
     previous = latest_release(out)
-    print(f"cop build: sources {sources}\n           publishing to {out}", flush=True)
+    print(f"cop build: sources {sources}\n" + (f"           manifest {manifest}\n" if manifest else "")
+          + f"           publishing to {out}", flush=True)
     defs = build_definitions(sources_dir=sources, published_dir=out, warehouse=args.warehouse,
-                             release_id=args.release_id, mappings_dir=args.mappings)
+                             release_id=args.release_id, mappings_dir=args.mappings, manifest=manifest)
     instance = DagsterInstance.get()
     started = time.monotonic()
     _ingest_survey_sources(defs, instance)
@@ -340,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     build_parser = commands.add_parser("build", help="ingest, validate, estimate and publish a release")
     build_parser.add_argument("--sources", help="folder of input files (default: data/sample, synthetic)")
+    build_parser.add_argument("--manifest", help="sources manifest YAML; its file names resolve against --sources "
+                                                 "(default: <sources>/sources.yaml, else discovery)")
     build_parser.add_argument("--out", help="folder of releases (default: data/published)")
     build_parser.add_argument("--warehouse", help="DuckDB warehouse file (default: data/warehouse/cop.duckdb)")
     build_parser.add_argument("--release-id", help="release id (default: UTC timestamp, e.g. 2026-11-28T101500Z)")

@@ -1,4 +1,5 @@
-"""ICT ingest: one parser per layout (cop_tidy, wdi_wide, owid_tidy, wb_tidy), layout detection and the manifest.
+"""ICT ingest: one parser per layout (cop_tidy, wdi_wide, owid_tidy, wb_tidy, owid_entity), layout detection and
+the manifest.
 
 Real public files (../shared/data/ict) are checked against counts and cells read independently with the csv
 module; small files written here pin values, years, source_row (1-based editor line) and source_column exactly.
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from indicators.errors import ConfigError
-from indicators.ingest.ict import RAW_COLUMNS, IctSource, detect_layout, load_manifest, read_ict_file
+from indicators.errors import ConfigError, InputError
+from indicators.ingest.ict import (RAW_COLUMNS, IctSource, detect_layout, load_manifest, read_ict_file,
+                                   read_ict_file_with_notes)
+from schemas.ict import LAST_YEAR
 
 INTERNET_WDI = "wdi_IT.NET.USER.ZS_wide_2024.csv"
 MOBILE_WDI = "wdi_IT.CEL.SETS.P2_wide_2023.csv"
@@ -67,7 +70,7 @@ def cells(frame) -> list[tuple]:
     ("owid_fixed_broadband_per_100.csv", "owid_tidy"),
     ("population_total_wb.csv", "wb_tidy"),
     ("wdi_country_metadata_2024.csv", None),
-    ("owid_unwpp2017_population_by_age_group.csv", None),
+    ("owid_unwpp2017_population_by_age_group.csv", "owid_entity"),
 ])
 def test_detect_layout_of_real_files(shared_ict, name, layout):
     assert detect_layout(shared_ict / name) == layout
@@ -311,6 +314,104 @@ def wb_tidy_folder(tmp_path) -> Path:
     return folder
 
 
+WPP_UNDER_15 = "Under 15 years old (UNWPP, 2017)"
+WPP_65 = "65+ years old (UNWPP, 2017)"
+
+
+@pytest.fixture
+def owid_entity_file(tmp_path) -> Path:
+    """Entity names, no code column; one used and one deliberately ignored WPP column."""
+    path = tmp_path / "wpp_small.csv"
+    path.write_text(
+        f'Entity,Year,"{WPP_UNDER_15}","{WPP_65}"\n'
+        "Afghanistan,2015,15023530,841098\n"          # line 2: a country
+        "World,2015,1937487048,608017488\n"            # line 3: an aggregate (code '')
+        "Serbia (including Kosovo),2015,1400000,\n"    # line 4: two economies in one: not mapped
+        "Atlantis,2015,5,5\n"                          # line 5: no such country: not mapped
+        "Afghanistan,1955,1,1\n"                       # line 6: before 1960: dropped
+        "Afghanistan,2090,2,2\n"                       # line 7: projection after LAST_YEAR: dropped
+        "Timor,2015,545984,\n"                         # line 8: explicit code (entity_codes): TLS
+        "Southern Africa,2015,20000000,\n",            # line 9: listed aggregate, not ZAF
+        encoding="utf-8")
+    return path
+
+
+def test_owid_entity_cells_codes_aggregates_and_years(owid_entity_file):
+    raw, notes = read_ict_file_with_notes(IctSource(path=owid_entity_file, layout="owid_entity", priority=0,
+                                                    projections_from=2016))
+    assert list(raw.columns) == RAW_COLUMNS
+    assert cells(raw) == [
+        (2, WPP_UNDER_15, "AFG", 2015, "population_0_14", 15023530.0),
+        (3, WPP_UNDER_15, "", 2015, "population_0_14", 1937487048.0),
+        (8, WPP_UNDER_15, "TLS", 2015, "population_0_14", 545984.0),
+        (9, WPP_UNDER_15, "", 2015, "population_0_14", 20000000.0),
+    ]
+    assert sorted(zip(raw["source_row"], raw["ref_area_name"])) == [
+        (2, "Afghanistan"), (3, "World"), (8, "Timor"), (9, "Southern Africa")]
+    assert (set(raw["code_column"]), set(raw["year_column"])) == ({"Entity"}, {"Year"})
+    assert (notes.mapped_entities, notes.aggregate_entities) == (2, 2)
+    # only the used column's cells count; the 65+ column is ignored, not dropped as an error
+    assert (notes.cells_before_first_year, notes.cells_after_last_year) == (1, 1)
+    assert notes.ignored_columns == [WPP_65]
+    assert [(u["entity"], u["rows"], u["first_row"], u["value_cells"]) for u in notes.unmapped] == [
+        ("Atlantis", 1, 5, 1), ("Serbia (including Kosovo)", 1, 4, 1)]
+    assert notes.unmapped[1]["reason"] == "matches several countries (XKX, SRB)"
+    assert notes.text[0] == "values for 2016 and later are projections, not estimates"
+    assert any(f"years 2090-2090 (after {LAST_YEAR}" in t for t in notes.text)
+
+
+def test_owid_entity_unmapped_names_are_logged(owid_entity_file, caplog):
+    with caplog.at_level("WARNING", logger="indicators.ingest.ict"):
+        read(owid_entity_file, "owid_entity")
+    warning = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "'Atlantis'" in warning and "'Serbia (including Kosovo)'" in warning
+
+
+def test_owid_entity_two_names_for_one_country_are_both_reported(tmp_path):
+    path = tmp_path / "wpp_twice.csv"
+    path.write_text(f'Entity,Year,"{WPP_UNDER_15}"\n'
+                    "Micronesia (country),2015,35000\n"
+                    "Federated States of Micronesia,2015,35001\n"
+                    "Kenya,2015,19000000\n", encoding="utf-8")
+    raw, notes = read_ict_file_with_notes(IctSource(path=path, layout="owid_entity", priority=0))
+    assert cells(raw) == [(4, WPP_UNDER_15, "KEN", 2015, "population_0_14", 19000000.0)]
+    assert {u["entity"]: u["reason"] for u in notes.unmapped} == {
+        "Micronesia (country)": "maps to FSM like 'Federated States of Micronesia'",
+        "Federated States of Micronesia": "maps to FSM like 'Micronesia (country)'"}
+
+
+def test_owid_entity_unknown_column_names_file_and_column(tmp_path):
+    path = tmp_path / "wpp_under18.csv"
+    path.write_text('Entity,Year,"Under 18 years old (UNWPP, 2017)"\nKenya,2015,1\n', encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read(path, "owid_entity")
+    (violation,) = info.value.violations
+    assert (violation.file, violation.row, violation.column) == (str(path), 1, "Under 18 years old (UNWPP, 2017)")
+    assert "ignored_column_labels" in violation.rule
+
+
+def test_owid_entity_aggregates_set_aside_and_unmapped_recorded(tmp_path, owid_entity_file, harmonised_warehouse):
+    (tmp_path / "sources.yaml").write_text("sources:\n  - {file: wpp_small.csv, layout: owid_entity}\n",
+                                           encoding="utf-8")
+    con, counts = harmonised_warehouse(tmp_path)
+    assert con.execute("SELECT ref_area, year, value FROM staging.ict_country_year ORDER BY 1").fetchall() == [
+        ("AFG", 2015, 15023530.0), ("TLS", 2015, 545984.0)]
+    assert con.execute("SELECT ref_area_name, source_row FROM staging.ict_aggregates_set_aside "
+                       "ORDER BY source_row").fetchall() == [("World", 3), ("Southern Africa", 9)]
+    assert con.execute("SELECT entity, rows, first_row, value_cells FROM raw.unmapped_entities "
+                       "ORDER BY entity").fetchall() == [("Atlantis", 1, 5, 1),
+                                                         ("Serbia (including Kosovo)", 1, 4, 1)]
+    assert con.execute("SELECT cells_out_of_years, unmapped_entities FROM raw.ict_files").fetchall() == [(2, 2)]
+
+
+def test_raw_unmapped_entities_is_empty_not_missing_without_entity_files(cop_tidy_file, tmp_path,
+                                                                        harmonised_warehouse):
+    con, _ = harmonised_warehouse(tmp_path)
+    assert con.execute("SELECT count(*) FROM raw.unmapped_entities").fetchone() == (0,)
+    columns = [r[0] for r in con.execute("DESCRIBE raw.unmapped_entities").fetchall()]
+    assert columns == ["source_file", "source_id", "entity", "rows", "first_row", "value_cells", "reason"]
+
+
 def test_cop_tidy_cells(cop_tidy_file):
     raw = read(cop_tidy_file, "cop_tidy")
     assert cells(raw) == [
@@ -370,6 +471,7 @@ def test_wb_tidy_cells_from_manifest(wb_tidy_folder):
     ("wdi_wide_file", "wdi_wide"),
     ("wdi_wide_preamble_file", "wdi_wide"),
     ("owid_tidy_file", "owid_tidy"),
+    ("owid_entity_file", "owid_entity"),
 ])
 def test_detect_layout_of_small_files(request, fixture, layout):
     assert detect_layout(request.getfixturevalue(fixture)) == layout
@@ -456,3 +558,47 @@ def test_manifest_wb_tidy_without_indicator_code_names_file_and_key(tmp_path, wb
     assert str(manifest) in message
     assert "sources[0].indicator_code" in message
     assert "wb_tidy" in message
+
+
+def test_explicit_manifest_resolves_files_against_the_sources_folder(tmp_path, cop_tidy_file):
+    """A manifest kept elsewhere (data/manifests/...) describes a folder of files, sub-folders included."""
+    sources = tmp_path / "sources"
+    (sources / "ict").mkdir(parents=True)
+    shutil.move(cop_tidy_file, sources / "ict" / "cop_small.csv")
+    (sources / "sources.yaml").write_text("sources:\n  - {file: not_this_one.csv, layout: cop_tidy}\n")
+    elsewhere = tmp_path / "manifests"
+    elsewhere.mkdir()
+    manifest = elsewhere / "real.yaml"
+    manifest.write_text("synthetic: false\nincidents: []\nsources:\n"
+                        "  - file: ict/cop_small.csv\n    layout: cop_tidy\n    vintage: 2024 release\n",
+                        encoding="utf-8")
+    (source,) = load_manifest(sources, manifest)
+    assert source.path == (sources / "ict" / "cop_small.csv").resolve()
+    assert (source.layout, source.vintage, source.synthetic) == ("cop_tidy", "2024 release", False)
+    # an entry that is not in the sources folder is named with the manifest and the entry
+    manifest.write_text("sources:\n  - {file: ict/missing.csv, layout: cop_tidy}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_manifest(sources, manifest)
+    assert str(manifest) in str(info.value) and "sources[0].file" in str(info.value)
+
+
+def test_explicit_manifest_that_does_not_exist_is_named(tmp_path, cop_tidy_file):
+    with pytest.raises(ConfigError, match="nowhere.yaml: sources manifest does not exist"):
+        load_manifest(tmp_path, tmp_path / "nowhere.yaml")
+
+
+def test_manifest_incidents_key_is_left_to_its_reader(tmp_path, cop_tidy_file):
+    write_manifest(tmp_path, "sources:\n  - {file: cop_small.csv, layout: cop_tidy}\n"
+                             "incidents:\n  - {file: reports.csv, layout: whatever}\n")
+    assert [s.path.name for s in load_manifest(tmp_path)] == ["cop_small.csv"]
+
+
+def test_manifest_unknown_top_level_key_names_manifest_and_key(tmp_path, cop_tidy_file):
+    manifest = write_manifest(tmp_path, "sources:\n  - {file: cop_small.csv, layout: cop_tidy}\n"
+                                        "incident:\n  - {file: reports.csv}\n")
+    with pytest.raises(ConfigError) as info:
+        load_manifest(tmp_path)
+    message = str(info.value)
+    assert str(manifest) in message
+    assert "unknown top-level key 'incident'" in message
+    assert "sources, synthetic, incidents" in message

@@ -25,19 +25,25 @@ def reference_country_codes(context: dg.AssetExecutionContext, warehouse: Wareho
 
 @dg.asset(key=["raw", "ict_country_year"], group_name="ingest", pool="warehouse", kinds={"duckdb"},
           description="Every value cell of every ICT file, as delivered, with file, row and column "
-                      "(raw.ict_country_year) and per-file provenance with sha256 (raw.ict_files).")
+                      "(raw.ict_country_year), per-file provenance with sha256 (raw.ict_files) and entity "
+                      "names that map to no country (raw.unmapped_entities).")
 def raw_ict_country_year(context: dg.AssetExecutionContext, build: BuildSettings,
                          warehouse: WarehouseResource) -> dg.MaterializeResult:
-    sources = load_manifest(Path(build.sources_dir))
-    context.log.info(f"reading {len(sources)} ICT file(s) from {build.sources_dir}")
+    sources = load_manifest(Path(build.sources_dir), Path(build.manifest) if build.manifest else None)
+    context.log.info(f"reading {len(sources)} ICT file(s) from {build.sources_dir}"
+                     + (f" (manifest {build.manifest})" if build.manifest else ""))
     with warehouse.get_connection() as con:
         provenance = load_raw_ict(con, sources)
     for p in provenance:
         context.log.info(f"read {Path(p['path']).name} ({p['layout']}): {p['rows']} value cells, "
                          f"sha256 {p['sha256'][:12]}")
+        if p["notes"]:  # projections, ignored columns, years dropped, unmapped entity names (also in raw.ict_files)
+            context.log.info(f"  {Path(p['path']).name}: {p['notes']}")
     return dg.MaterializeResult(metadata={
         "files": dg.MetadataValue.int(len(provenance)),
         "value_cells": dg.MetadataValue.int(sum(p["rows"] for p in provenance)),
+        "unmapped_entities": dg.MetadataValue.int(sum(p["unmapped_entities"] for p in provenance)),
+        "cells_out_of_years": dg.MetadataValue.int(sum(p["cells_out_of_years"] for p in provenance)),
         "provenance": dg.MetadataValue.json(provenance),
     })
 
