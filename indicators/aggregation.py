@@ -165,10 +165,10 @@ def country_values_sql(indicators: list[Indicator], country_observations: str, m
         SELECT INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION,
                CASE WHEN shown THEN {value} END AS OBS_VALUE, unit AS UNIT_MEASURE,
                CASE WHEN shown THEN {published_rounding_by("se", "decimals_ + 2")} END AS STD_ERR,
-               CASE WHEN shown THEN {published_rounding_by(_bounded("value - " + str(Z_95) + " * se"), "decimals_")}
-                    END AS CI_LOWER,
-               CASE WHEN shown THEN {published_rounding_by(_bounded("value + " + str(Z_95) + " * se"), "decimals_")}
-                    END AS CI_UPPER,
+               CASE WHEN shown AND se IS NOT NULL
+                    THEN {published_rounding_by(_bounded("value - " + str(Z_95) + " * se"), "decimals_")} END AS CI_LOWER,
+               CASE WHEN shown AND se IS NOT NULL
+                    THEN {published_rounding_by(_bounded("value + " + str(Z_95) + " * se"), "decimals_")} END AS CI_UPPER,
                CASE WHEN shown AND value > 0 THEN {published_rounding("100 * se / value", "1")} END AS CV,
                CASE WHEN shown THEN n END AS N_UNWEIGHTED,
                CASE WHEN NOT shown THEN 'M' WHEN any_flagged THEN 'E' ELSE 'A' END AS OBS_STATUS,
@@ -235,3 +235,20 @@ def _record_exclusions(con: duckdb.DuckDBPyConnection, indicators: list[Indicato
     if excluded:
         log.warning("%d country values have no weight and are left out of group values (see %s)",
                     excluded, EXCLUSIONS_TABLE)
+
+
+def audit_aggregates(con: duckdb.DuckDBPyConnection, indicators: list[Indicator],
+                     min_coverage: float) -> dict[str, int]:
+    """Rules every group value keeps; each count must be 0 (the blocking check of the aggregates asset)."""
+    # shares of people are within [0, 100]; growth rates in percent are not
+    shares = ", ".join(f"'{i.code}'" for i in indicators if i.unit == "percent" and i.method != "growth") or "''"
+    return {k: int(v) for k, v in con.execute(f"""
+        SELECT
+          count(*) FILTER (WHERE COVERAGE IS NULL OR COVERAGE < 0 OR COVERAGE > 1 + 1e-9) AS coverage_not_a_share,
+          count(*) FILTER (WHERE COVERAGE < {min_coverage} AND (OBS_VALUE IS NOT NULL OR OBS_STATUS <> 'M'))
+              AS shown_below_min_coverage,
+          count(*) FILTER (WHERE COVERAGE >= {min_coverage} AND OBS_VALUE IS NULL) AS withheld_above_min_coverage,
+          count(*) FILTER (WHERE REF_AREA NOT IN (SELECT group_code FROM {GROUPS_TABLE})) AS unknown_group,
+          count(*) FILTER (WHERE INDICATOR IN ({shares}) AND (OBS_VALUE < 0 OR OBS_VALUE > 100)) AS share_out_of_range,
+          count(*) FILTER (WHERE OBS_VALUE < CI_LOWER - 1e-9 OR OBS_VALUE > CI_UPPER + 1e-9) AS outside_ci
+        FROM {AGGREGATES_TABLE}""").df().iloc[0].to_dict().items()}

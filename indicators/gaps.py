@@ -16,10 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
+
 from indicators.country_level import published_rounding_by
 from indicators.registry import Indicator
+from indicators.warehouse import ensure_schemas
 
 GPI_DECIMALS = 2
+GAPS_TABLE = "estimates.gaps"
 
 
 @dataclass(frozen=True)
@@ -96,3 +100,14 @@ def gaps_sql(indicators: list[Indicator], observations: str) -> str | None:
         FROM cells a JOIN cells b ON b.code = a.code AND b.REF_AREA = a.REF_AREA AND b.TIME_PERIOD = a.TIME_PERIOD
             AND b.category = a.denominator_cell
         WHERE a.category = a.numerator_cell"""
+
+
+def compute_gaps(con: duckdb.DuckDBPyConnection, indicators: list[Indicator], observations: str) -> int:
+    """Write estimates.gaps (release layout without RELEASE_ID) from `observations`; returns its row count."""
+    ensure_schemas(con)
+    query = gaps_sql(indicators, observations)
+    if query is None:
+        con.execute(f"CREATE OR REPLACE TABLE {GAPS_TABLE} AS SELECT * FROM ({observations}) LIMIT 0")
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE {GAPS_TABLE} AS {query}")
+    return con.execute(f"SELECT count(*) FROM {GAPS_TABLE}").fetchone()[0]

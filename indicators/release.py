@@ -22,10 +22,9 @@ import pandas as pd
 
 from indicators.catalogue import catalogue_frame, render_markdown
 from indicators.charts import ranked_bar_chart, time_series_chart
-from indicators.country_level import ESTIMATES_TABLE
 from indicators.errors import CopError
 from indicators.files import sha256_file
-from indicators.incidents import ESTIMATES_TABLE as INCIDENTS_TABLE
+from indicators.observations import release_observations_sql, table_exists
 from indicators.registry import Indicator
 from schemas.observations import OBSERVATION_COLUMNS, ObservationModel
 
@@ -50,49 +49,6 @@ def code_version() -> dict:
     except (OSError, subprocess.CalledProcessError):
         version.update(git_commit=None, git_dirty=None)
     return version
-
-
-def survey_estimate_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [f"estimates.{name}" for (name,) in con.execute(
-        """SELECT table_name FROM information_schema.columns WHERE table_schema = 'estimates'
-           AND table_name LIKE 'survey_%' AND column_name = 'OBS_VALUE' ORDER BY 1""").fetchall()]
-
-
-def country_layout_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Estimates from other sources in the layout of estimates.country_year (estimates.incidents), if written."""
-    schema, name = INCIDENTS_TABLE.split(".")
-    return [INCIDENTS_TABLE] if con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name]).fetchone()[0] else []
-
-
-def observations_sql(release_id: str, survey_tables: list[str] = (), country_tables: list[str] = ()) -> str:
-    """Country-level and survey estimates in the published layout (DESIGN.md 4.3); `country_tables` are more
-    tables in the layout of estimates.country_year (estimates.incidents), published like it."""
-    country = "".join(f" UNION ALL BY NAME SELECT * FROM {table}" for table in country_tables)
-    survey = "".join(f"""
-        UNION ALL
-        SELECT INDICATOR, REF_AREA, CAST(TIME_PERIOD AS BIGINT), SEX, AGE, URBANISATION, OBS_VALUE, UNIT_MEASURE,
-               STD_ERR, CI_LOWER, CI_UPPER, CV, N_UNWEIGHTED, OBS_STATUS, CONF_STATUS, CAST(NULL AS DOUBLE),
-               SOURCE_ID, '{release_id}'
-        FROM {table}""" for table in survey_tables)
-    return f"""
-        SELECT * FROM (
-        SELECT INDICATOR, REF_AREA, CAST(TIME_PERIOD AS BIGINT) AS TIME_PERIOD,
-               '_T' AS SEX, '_T' AS AGE, '_T' AS URBANISATION,
-               OBS_VALUE, UNIT_MEASURE,
-               CAST(NULL AS DOUBLE) AS STD_ERR, CAST(NULL AS DOUBLE) AS CI_LOWER, CAST(NULL AS DOUBLE) AS CI_UPPER,
-               CAST(NULL AS DOUBLE) AS CV, CAST(NULL AS DOUBLE) AS N_UNWEIGHTED,
-               'A' AS OBS_STATUS, 'F' AS CONF_STATUS, CAST(NULL AS DOUBLE) AS COVERAGE,
-               SOURCE_ID, '{release_id}' AS RELEASE_ID
-        FROM (SELECT * FROM {ESTIMATES_TABLE}{country}){survey})
-        -- two deliveries for one country and wave: publish all cells of the one with more cases in the total,
-        -- never a mix (complementary suppression holds within one delivery)
-        QUALIFY SOURCE_ID = first(SOURCE_ID) OVER (
-            PARTITION BY INDICATOR, REF_AREA, TIME_PERIOD
-            ORDER BY CASE WHEN SEX = '_T' AND AGE = '_T' AND URBANISATION = '_T' THEN N_UNWEIGHTED END
-                     DESC NULLS LAST, SOURCE_ID)
-        ORDER BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION"""
 
 
 def observations_fingerprint(observations: pd.DataFrame) -> str:
@@ -137,7 +93,7 @@ def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, rele
 
 def _write_release(con, folder: Path, release_id: str, indicators: list[Indicator], inputs: list[dict],
                    counts: dict, synthetic: bool, chart_countries: list[str]) -> None:
-    query = observations_sql(release_id, survey_estimate_tables(con), country_layout_tables(con))
+    query = release_observations_sql(con, release_id)
     observations = con.execute(query).df()[OBSERVATION_COLUMNS]
     ObservationModel.validate(observations, lazy=True)  # audit before anything is published
 
@@ -147,9 +103,19 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
     catalogue = catalogue_frame(indicators)
     catalogue.to_parquet(folder / "catalogue.parquet", index=False)
     (folder / "catalogue.md").write_text(render_markdown(indicators), encoding="utf-8")
+    # the groups behind the group values (REF_AREA codes such as WLD, ITU_AFR, LDC) and their members
+    groups = {name: con.execute(f"SELECT * FROM reference.{name} ORDER BY ALL").df()
+              for name in ("aggregate_groups", "group_members") if table_exists(con, f"reference.{name}")}
     public = duckdb.connect(str(folder / "cop_indicators.duckdb"))
     try:
         public.execute(f"CREATE TABLE observations AS SELECT * FROM read_parquet('{parquet}')")
+        for name, frame in groups.items():
+            public.register("_group_frame", frame)
+            public.execute(f"CREATE TABLE {name} AS SELECT * FROM _group_frame")
+            public.unregister("_group_frame")
+        if groups:
+            public.execute("COMMENT ON TABLE aggregate_groups IS 'Groups of the group values (REF_AREA codes "
+                           "such as WLD, ITU_AFR, LDC, WB_HIC) with classification, vintage and source'")
         public.register("_catalogue", catalogue)
         public.execute("CREATE TABLE catalogue AS SELECT * FROM _catalogue")
         public.execute("COMMENT ON TABLE catalogue IS 'Indicator definitions, generated from the registry'")

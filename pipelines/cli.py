@@ -111,6 +111,10 @@ def build(args: argparse.Namespace) -> int:
     if not sources.is_dir():
         print(f"cop build: --sources {sources}: not a folder", file=sys.stderr)
         return 2
+    if args.min_coverage is not None and not 0 <= args.min_coverage <= 1:
+        print(f"cop build: --min-coverage {args.min_coverage}: give a share between 0 and 1 (e.g. 0.5)",
+              file=sys.stderr)
+        return 2
     manifest = args.manifest or os.environ.get("COP_MANIFEST")
     if manifest:
         manifest = Path(manifest).resolve()
@@ -121,7 +125,8 @@ def build(args: argparse.Namespace) -> int:
     print(f"cop build: sources {sources}\n" + (f"           manifest {manifest}\n" if manifest else "")
           + f"           publishing to {out}", flush=True)
     defs = build_definitions(sources_dir=sources, published_dir=out, warehouse=args.warehouse,
-                             release_id=args.release_id, mappings_dir=args.mappings, manifest=manifest)
+                             release_id=args.release_id, mappings_dir=args.mappings, manifest=manifest,
+                             min_coverage=args.min_coverage)
     instance = DagsterInstance.get()
     started = time.monotonic()
     _ingest_survey_sources(defs, instance)
@@ -208,7 +213,13 @@ def _withdraw_sources_without_spec(defs, specs: dict) -> None:
 
 def _print_check_failure(check) -> None:
     metadata = check.metadata
-    count = metadata["violations"].value if "violations" in metadata else "?"
+    if "violations" not in metadata:
+        # checks that count each rule separately (estimates, group values): name the rules broken
+        broken = {k: v.value for k, v in metadata.items() if isinstance(v.value, int) and v.value}
+        print(f"  check {check.check_name} on {check.asset_key.to_user_string()}: "
+              + ", ".join(f"{k} {v}" for k, v in broken.items()), file=sys.stderr)
+        return
+    count = metadata["violations"].value
     print(f"  check {check.check_name} on {check.asset_key.to_user_string()}: {count} violation(s)", file=sys.stderr)
     cases = metadata["failure_cases"].value if "failure_cases" in metadata else []
     for case in cases[:20]:
@@ -353,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     build_parser.add_argument("--warehouse", help="DuckDB warehouse file (default: data/warehouse/cop.duckdb)")
     build_parser.add_argument("--release-id", help="release id (default: UTC timestamp, e.g. 2026-11-28T101500Z)")
     build_parser.add_argument("--mappings", help="folder of survey mapping specs (default: data/mappings)")
+    build_parser.add_argument("--min-coverage", type=float, default=None,
+                              help="group values covering less than this share of the group's population are "
+                                   "withheld (OBS_STATUS M; default 0.5)")
     build_parser.set_defaults(handler=build)
 
     indicators = commands.add_parser("indicators", help="the indicator catalogue, from the registry")

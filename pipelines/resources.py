@@ -9,6 +9,8 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from indicators.aggregation import check_min_coverage
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCES = REPO_ROOT / "data" / "sample"
 DEFAULT_PUBLISHED = REPO_ROOT / "data" / "published"
@@ -27,6 +29,7 @@ class BuildSettings(dg.ConfigurableResource):
     published_dir: str = str(DEFAULT_PUBLISHED)
     registry_dir: str | None = None  # None: indicators/registry in the package
     mappings_dir: str = str(DEFAULT_MAPPINGS)  # one mapping spec per survey source
+    min_coverage: float = 0.5  # group values below this share of the group's population are withheld (M)
     lonely_psu: str = "adjust"  # R's survey.lonely.psu policy: adjust, remove, average, certainty, fail
     release_id: str | None = None  # None: a new timestamped id per build
 
@@ -44,7 +47,7 @@ class WarehouseResource(DuckDBResource):
 def default_resources(sources_dir: str | Path | None = None, published_dir: str | Path | None = None,
                       warehouse: str | Path | None = None, registry_dir: str | Path | None = None,
                       release_id: str | None = None, mappings_dir: str | Path | None = None,
-                      manifest: str | Path | None = None) -> dict:
+                      manifest: str | Path | None = None, min_coverage: float | None = None) -> dict:
     """Resources from arguments, else COP_SOURCES / COP_MANIFEST / COP_PUBLISHED / COP_WAREHOUSE / COP_MAPPINGS,
     else the repo defaults."""
     manifest = manifest or os.environ.get("COP_MANIFEST")
@@ -57,6 +60,7 @@ def default_resources(sources_dir: str | Path | None = None, published_dir: str 
             manifest=str(Path(manifest).resolve()) if manifest else None,
             registry_dir=str(registry_dir) if registry_dir else None,
             release_id=release_id,
+            min_coverage=check_min_coverage(0.5 if min_coverage is None else min_coverage),
             mappings_dir=str(Path(mappings_dir or os.environ.get("COP_MAPPINGS") or DEFAULT_MAPPINGS).resolve()),
         ),
         "warehouse": WarehouseResource(database=str(warehouse.resolve())),

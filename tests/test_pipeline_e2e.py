@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from indicators.catalogue import render_markdown
+from indicators.catalogue import catalogue_frame, render_markdown
 from indicators.registry import load_registry
 from pipelines.definitions import ASSET_CHECKS, ASSETS, build_definitions, defs
 from pipelines.resources import default_resources
@@ -43,14 +43,19 @@ def test_asset_graph_runs_one_way_from_sources_to_release():
                     "staging/ict_country_year", "estimates/country_year", "release",
                     "raw/child_survey", "staging/child_survey", "estimates/survey_subjective_aspects",
                     "estimates/survey_risk_behaviour", "estimates/survey_incidents_responses",
-                    "estimates/survey_preventative_actions"}
+                    "estimates/survey_preventative_actions", "raw/incident_reports", "staging/incident_reports",
+                    "estimates/incidents", "estimates/aggregates"}
     parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
                for k in graph.get_all_asset_keys()}
     assert parents["staging/ict_country_year"] == {"raw/ict_country_year", "reference/country_codes"}
     assert parents["estimates/country_year"] == {"staging/ict_country_year", "reference/indicator_registry"}
-    assert parents["release"] == {"estimates/country_year", "estimates/survey_subjective_aspects",
-                                  "estimates/survey_risk_behaviour", "estimates/survey_incidents_responses",
-                                  "estimates/survey_preventative_actions"}
+    survey_estimates = {"estimates/survey_subjective_aspects", "estimates/survey_risk_behaviour",
+                        "estimates/survey_incidents_responses", "estimates/survey_preventative_actions"}
+    assert parents["estimates/aggregates"] == {"estimates/country_year", "estimates/incidents",
+                                               "reference/country_codes", "staging/ict_country_year",
+                                               *survey_estimates}
+    assert parents["release"] == {"estimates/country_year", "estimates/incidents", "estimates/aggregates",
+                                  *survey_estimates}
     assert parents["estimates/survey_risk_behaviour"] == {"staging/child_survey", "reference/indicator_registry"}
     assert parents["staging/child_survey"] == {"raw/child_survey"}
     survey = graph.get(dg.AssetKey(["staging", "child_survey"]))
@@ -84,9 +89,12 @@ def test_release_folder_holds_every_output_and_latest_points_to_it(built):
 
 
 def test_observations_are_the_sample_values_in_the_sdmx_layout(built):
-    obs = pd.read_parquet(built / "test-release-1" / "observations.parquet")
-    assert list(obs.columns) == OBSERVATION_COLUMNS
+    published = pd.read_parquet(built / "test-release-1" / "observations.parquet")
+    assert list(published.columns) == OBSERVATION_COLUMNS
+    # the country-level ICT series of the 193 countries (group values are tested in test_real_data_build and
+    # test_aggregation)
     sample = pd.read_csv(SAMPLE)
+    obs = published[published["INDICATOR"].str.startswith("BC.") & published["REF_AREA"].isin(sample["ref_area"])]
     # BC.1 is the sample's internet_users_pct, one row per non-missing country-year, rounded to 2 decimals
     expected = sample.dropna(subset=["internet_users_pct"])
     bc1 = obs[obs["INDICATOR"] == "BC.1"].merge(expected, left_on=["REF_AREA", "TIME_PERIOD"],
@@ -101,7 +109,7 @@ def test_observations_are_the_sample_values_in_the_sdmx_layout(built):
     assert bc10 == pytest.approx(round_half_away(row["internet_users_pct"].iloc[1] - row["internet_users_pct"].iloc[0]),
                                  abs=1e-12)
     assert set(obs["SEX"]) == {"_T"} and set(obs["OBS_STATUS"]) == {"A"} and set(obs["CONF_STATUS"]) == {"F"}
-    assert set(obs["RELEASE_ID"]) == {"test-release-1"}
+    assert set(published["RELEASE_ID"]) == {"test-release-1"}
     assert set(obs["SOURCE_ID"]) == {"ict_country_year"}
     assert obs["REF_AREA"].nunique() == 193
 
@@ -110,16 +118,21 @@ def test_public_duckdb_holds_observations_and_catalogue_but_no_raw_data(built):
     con = duckdb.connect(str(built / "test-release-1" / "cop_indicators.duckdb"), read_only=True)
     try:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        assert tables == {"observations", "catalogue"}
+        assert tables == {"observations", "catalogue", "aggregate_groups", "group_members"}
+        groups = con.execute("SELECT count(*) FROM aggregate_groups").fetchone()[0]
         n = con.execute("SELECT count(*) FROM observations").fetchone()[0]
         codes = [r[0] for r in con.execute("SELECT code FROM catalogue ORDER BY code").fetchall()]
     finally:
         con.close()
     manifest = json.loads((built / "test-release-1" / "manifest.json").read_text())
     assert n == manifest["row_counts"]["observations"] == sum(manifest["indicators"].values())
-    # the catalogue lists every registry entry; the sample feeds every country-level one
-    assert codes == sorted(i.code for i in load_registry())
-    assert set(manifest["indicators"]) == {"BC.1", "BC.7", "BC.8", "BC.9", "BC.10", "BC.11", "BC.12"}
+    # the catalogue lists every registry entry and derived gap series; the sample feeds the country-level
+    # series and the incident counts and rates (survey partitions are not materialized here)
+    registry = load_registry()
+    assert codes == sorted(catalogue_frame(registry)["code"])
+    assert set(manifest["indicators"]) == {"BC.1", "BC.7", "BC.8", "BC.9", "BC.10", "BC.11", "BC.12", "IR.12",
+                                           "IR.15", "IR.16"}
+    assert groups == 45
     shipped = pd.read_parquet(built / "test-release-1" / "catalogue.parquet")
     assert sorted(shipped["code"]) == codes
     assert (built / "test-release-1" / "catalogue.md").read_text() == render_markdown(load_registry())
@@ -129,7 +142,7 @@ def test_manifest_records_inputs_code_and_output_checksums(built):
     release = built / "test-release-1"
     manifest = json.loads((release / "manifest.json").read_text())
     assert manifest["synthetic"] is True and "SYNTHETIC" in manifest["data_note"]
-    [source] = manifest["inputs"]
+    [source] = [i for i in manifest["inputs"] if i["layout"] == "cop_tidy"]
     assert source["sha256"] == sha256(SAMPLE) and source["layout"] == "cop_tidy"
     assert source["rows"] == int(pd.read_csv(SAMPLE).iloc[:, 3:].notna().sum().sum())
     assert manifest["code_version"]["version"] == "0.1.0"

@@ -144,7 +144,7 @@ def test_registry_indicator_in_the_published_layout(sample_warehouse):
 
 def test_two_deliveries_for_one_country_and_wave_publish_one_delivery_whole():
     """Each indicator, area and period comes from one delivery (the larger), never a cell-by-cell mix."""
-    from indicators.release import observations_sql
+    from indicators.observations import release_observations_sql
 
     con = duckdb.connect()
     con.execute("CREATE SCHEMA estimates")
@@ -160,6 +160,6 @@ def test_two_deliveries_for_one_country_and_wave_publish_one_delivery_whole():
                           for source, sex, n, value in rows])
     con.register("_f", frame)
     con.execute("CREATE TABLE estimates.survey_x AS SELECT * FROM _f")
-    published = con.execute(observations_sql("r1", ["estimates.survey_x"])).df()
+    published = con.execute(release_observations_sql(con, "r1")).df()
     assert set(published["SOURCE_ID"]) == {"big"}
     assert published.set_index("SEX").loc["F", "OBS_STATUS"] == "Q"  # not the small delivery's girls

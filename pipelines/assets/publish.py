@@ -12,7 +12,7 @@ from pipelines.resources import BuildSettings, WarehouseResource
 
 
 @dg.asset(key=["release"], group_name="publish", pool="warehouse", kinds={"parquet", "duckdb"},
-          deps=[["estimates", "country_year"], ["estimates", "incidents"]]
+          deps=[["estimates", "country_year"], ["estimates", "incidents"], ["estimates", "aggregates"]]
           + [a.key for a in SURVEY_ESTIMATE_ASSETS],
           description="data/published/<release_id>/: observations.parquet, cop_indicators.duckdb, charts, "
                       "manifest.json; `latest` moves last.")

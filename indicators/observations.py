@@ -1,0 +1,67 @@
+"""The published observation set, assembled in SQL from the estimates tables (DESIGN.md 4.3 layout).
+
+Country observations come from estimates.country_year and estimates.incidents (country-level values: status A,
+no sampling error) and estimates.survey_* (survey estimates with their quality columns). Group values
+(estimates.aggregates) and gaps (estimates.gaps) are computed from the country observations and added to them
+for the release. Every query here returns the release layout without RELEASE_ID.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from indicators.aggregation import AGGREGATES_TABLE
+from indicators.country_level import ESTIMATES_TABLE
+from indicators.gaps import GAPS_TABLE
+from indicators.incidents import ESTIMATES_TABLE as INCIDENTS_TABLE
+
+LAYOUT = ("INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION, OBS_VALUE, UNIT_MEASURE, STD_ERR, CI_LOWER, "
+          "CI_UPPER, CV, N_UNWEIGHTED, OBS_STATUS, CONF_STATUS, COVERAGE, SOURCE_ID")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+                            "AND table_name = ?", [schema, name]).fetchone()[0])
+
+
+def survey_estimate_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [f"estimates.{name}" for (name,) in con.execute(
+        """SELECT table_name FROM information_schema.columns WHERE table_schema = 'estimates'
+           AND table_name LIKE 'survey_%' AND column_name = 'OBS_VALUE' ORDER BY 1""").fetchall()]
+
+
+def country_observations_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """Every country observation, one delivery per indicator, country and period."""
+    country_tables = [ESTIMATES_TABLE] + [t for t in (INCIDENTS_TABLE,) if table_exists(con, t)]
+    country = " UNION ALL BY NAME ".join(f"SELECT * FROM {t}" for t in country_tables)
+    survey = "".join(f"""
+        UNION ALL
+        SELECT INDICATOR, REF_AREA, CAST(TIME_PERIOD AS BIGINT), SEX, AGE, URBANISATION, OBS_VALUE, UNIT_MEASURE,
+               STD_ERR, CI_LOWER, CI_UPPER, CV, N_UNWEIGHTED, OBS_STATUS, CONF_STATUS, CAST(NULL AS DOUBLE),
+               SOURCE_ID
+        FROM {table}""" for table in survey_estimate_tables(con))
+    return f"""
+        SELECT * FROM (
+        SELECT INDICATOR, REF_AREA, CAST(TIME_PERIOD AS BIGINT) AS TIME_PERIOD,
+               '_T' AS SEX, '_T' AS AGE, '_T' AS URBANISATION,
+               OBS_VALUE, UNIT_MEASURE,
+               CAST(NULL AS DOUBLE) AS STD_ERR, CAST(NULL AS DOUBLE) AS CI_LOWER, CAST(NULL AS DOUBLE) AS CI_UPPER,
+               CAST(NULL AS DOUBLE) AS CV, CAST(NULL AS DOUBLE) AS N_UNWEIGHTED,
+               'A' AS OBS_STATUS, 'F' AS CONF_STATUS, CAST(NULL AS DOUBLE) AS COVERAGE, SOURCE_ID
+        FROM ({country}){survey})
+        -- two deliveries for one country and wave: publish all cells of the one with more cases in the total,
+        -- never a mix (complementary suppression holds within one delivery)
+        QUALIFY SOURCE_ID = first(SOURCE_ID) OVER (
+            PARTITION BY INDICATOR, REF_AREA, TIME_PERIOD
+            ORDER BY CASE WHEN SEX = '_T' AND AGE = '_T' AND URBANISATION = '_T' THEN N_UNWEIGHTED END
+                     DESC NULLS LAST, SOURCE_ID)"""
+
+
+def release_observations_sql(con: duckdb.DuckDBPyConnection, release_id: str) -> str:
+    """Country observations, group values and gaps, with the release id, in the published order."""
+    parts = [country_observations_sql(con)] + [f"SELECT {LAYOUT} FROM {t}" for t in (AGGREGATES_TABLE, GAPS_TABLE)
+                                                if table_exists(con, t)]
+    union = "\nUNION ALL\n".join(f"SELECT {LAYOUT} FROM ({p})" for p in parts)
+    return (f"SELECT *, '{release_id}' AS RELEASE_ID FROM ({union})\n"
+            "ORDER BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION")
