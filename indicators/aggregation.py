@@ -7,7 +7,7 @@ Every registry entry says how its country values combine (`aggregation`, see sch
   the region's level, not an average of members' growth rates.
 - weighted_mean: sum(value x weight) / sum(weight) over the members with a value and a weight; the weight is the
   population the indicator is about (all people, children 0-14, Internet users).
-- sum: counts add up; the weight only measures coverage.
+- sum: counts add up (also those of a country without a weight); the weight only measures coverage.
 - country_mean: each country counts once (national questionnaire answers); coverage counts countries.
 
 COVERAGE is the share of the group's weight (its population, or its number of countries for country_mean) held
@@ -130,7 +130,8 @@ def country_values_sql(indicators: list[Indicator], country_observations: str, m
             -- every member of every group for every cell that some country has, with its weight and value
             SELECT c.*, g.group_code, g.iso3, w.w, o.OBS_VALUE AS v, o.STD_ERR AS se, o.N_UNWEIGHTED AS n,
                    o.OBS_STATUS AS status, o.SOURCE_ID AS source_id,
-                   o.OBS_VALUE IS NOT NULL AND (c.method = 'country_mean' OR w.w IS NOT NULL) AS usable
+                   -- a count adds up whether or not its country has a weight (the weight only measures coverage)
+                   o.OBS_VALUE IS NOT NULL AND (c.method <> 'weighted_mean' OR w.w IS NOT NULL) AS usable
             FROM cells c CROSS JOIN {MEMBERS_TABLE} g
             LEFT JOIN weights w ON w.ref_area = g.iso3 AND w.year = c.TIME_PERIOD AND w.weight = c.weight
             LEFT JOIN obs o ON o.INDICATOR = c.INDICATOR AND o.REF_AREA = g.iso3
@@ -145,7 +146,7 @@ def country_values_sql(indicators: list[Indicator], country_observations: str, m
                        ELSE avg(v) FILTER (WHERE usable) END AS value,
                    CASE any_value(method)
                        WHEN 'country_mean' THEN count(*) FILTER (WHERE usable) / count(*)
-                       ELSE sum(w) FILTER (WHERE usable) / nullif(sum(w), 0) END AS coverage,
+                       ELSE coalesce(sum(w) FILTER (WHERE usable), 0) / nullif(sum(w), 0) END AS coverage,
                    -- a standard error only when every contributing value has one (independent samples)
                    CASE WHEN count(se) FILTER (WHERE usable) = count(*) FILTER (WHERE usable) THEN
                        CASE any_value(method)
@@ -214,9 +215,9 @@ def compute_aggregates(con: duckdb.DuckDBPyConnection, indicators: list[Indicato
 
 
 def _record_exclusions(con: duckdb.DuckDBPyConnection, indicators: list[Indicator], country_observations: str):
-    """Country values left out of every group value because the country has no weight for that year."""
-    weighted = [(i.code, i.aggregation["weight"]) for i in indicators
-                if i.aggregation_method in ("weighted_mean", "sum")]
+    """Country values left out of every group value because the country has no weight for that year (weighted
+    means only: a count without a weight still adds up, it just does not count towards coverage)."""
+    weighted = [(i.code, i.aggregation["weight"]) for i in indicators if i.aggregation_method == "weighted_mean"]
     if not weighted:
         con.execute(f"CREATE OR REPLACE TABLE {EXCLUSIONS_TABLE} (INDICATOR VARCHAR, REF_AREA VARCHAR, "
                     "TIME_PERIOD BIGINT, weight VARCHAR, reason VARCHAR)")

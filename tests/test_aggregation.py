@@ -148,14 +148,21 @@ def test_coverage_of_a_rate_is_the_share_of_its_own_denominator():
     assert frame.attrs["exclusions"].empty  # every value had its weight
 
 
-def test_value_without_weight_is_recorded():
+def test_value_without_weight_is_recorded_and_counts_still_add_up():
     con = warehouse()
     con.execute("DELETE FROM staging.population_weights WHERE ref_area = 'BBB' AND year = 2020")
-    compute_aggregates(con, [REGISTRY["IR.12"]], country_observations(SURVEY_ROWS), min_coverage=0.0)
+    rows = SURVEY_ROWS + [("IR.15", "AAA", 2020, "_T", 5.0, None, None, "A", "F", "per_100k"),
+                          ("IR.15", "BBB", 2020, "_T", 7.0, None, None, "A", "F", "per_100k")]
+    compute_aggregates(con, [REGISTRY["IR.12"], REGISTRY["IR.15"]], country_observations(rows), min_coverage=0.0)
     excluded = con.execute(f"SELECT INDICATOR, REF_AREA, TIME_PERIOD FROM {EXCLUSIONS_TABLE}").fetchall()
-    assert excluded == [("IR.12", "BBB", 2020)]
-    value = con.execute(f"SELECT OBS_VALUE FROM {AGGREGATES_TABLE} WHERE TIME_PERIOD = 2020").fetchone()[0]
-    assert value == 1000  # BBB's 2,000 cannot be weighted, so it is left out and coverage says so
+    assert excluded == [("IR.15", "BBB", 2020)]  # a rate cannot be weighted without BBB's population
+    values = dict(con.execute(f"SELECT INDICATOR, OBS_VALUE FROM {AGGREGATES_TABLE} WHERE TIME_PERIOD = 2020")
+                  .fetchall())
+    assert values["IR.15"] == 5.0
+    # BBB's 2,000 reports still add up; coverage counts only the people known: AAA's 100 of 700
+    assert values["IR.12"] == 3000
+    coverage = con.execute(f"SELECT COVERAGE FROM {AGGREGATES_TABLE} WHERE INDICATOR = 'IR.12'").fetchone()[0]
+    assert coverage == pytest.approx(100 / 700)
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, "half"])
