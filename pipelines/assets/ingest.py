@@ -15,7 +15,9 @@ from pipelines.resources import BuildSettings, WarehouseResource
 
 
 @dg.asset(key=["reference", "country_codes"], group_name="reference", pool="warehouse", kinds={"duckdb"},
-          description="ISO 3166-1, UN member states, economy-code exceptions and World Bank aggregate codes.")
+          description="ISO 3166-1, UN member states, economy-code exceptions, World Bank aggregate codes, and the "
+                      "classifications behind group values (countries, UN M49 regions, ITU-D regions, "
+                      "development status, WB income groups; reference.aggregate_groups and .group_members).")
 def reference_country_codes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
         rows = load_reference_tables(con)
