@@ -4,9 +4,8 @@
 import dagster as dg
 
 from indicators.harmonise import audit_ict, harmonise_ict
+from pipelines.assets.checks import violations_result
 from pipelines.resources import WarehouseResource
-
-MAX_VIOLATIONS_ATTACHED = 200
 
 
 @dg.asset(key=["staging", "ict_country_year"], group_name="harmonise", pool="warehouse", kinds={"duckdb"},
@@ -29,14 +28,4 @@ def ict_values_follow_the_rules(context: dg.AssetCheckExecutionContext,
                                 warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.get_connection() as con:
         violations = audit_ict(con)
-    metadata = {"violations": dg.MetadataValue.int(len(violations))}
-    if violations:
-        shown = violations[:MAX_VIOLATIONS_ATTACHED]
-        metadata["failure_cases"] = dg.MetadataValue.json(shown)
-        metadata["summary"] = dg.MetadataValue.md("\n".join(
-            f"- `{v['file']}` row {v['row']}, column `{v['column']}`: {v['rule']} (value `{v['value']}`)"
-            for v in shown[:20]))
-        for v in shown[:20]:
-            context.log.error(f"{v['file']}, row {v['row']}, column {v['column']!r}: {v['rule']} "
-                              f"(value {v['value']!r})")
-    return dg.AssetCheckResult(passed=not violations, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
+    return violations_result(context, violations)

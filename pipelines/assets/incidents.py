@@ -10,9 +10,9 @@ from indicators.incidents import (ESTIMATES_TABLE, STAGING_TABLE, audit_incident
                                   harmonise_incidents)
 from indicators.ingest.incidents import load_incident_sources, load_raw_incidents
 from indicators.registry import load_registry
+from pipelines.assets.checks import violations_result
 from pipelines.resources import BuildSettings, WarehouseResource
 
-MAX_VIOLATIONS_ATTACHED = 200
 
 
 @dg.asset(key=["raw", "incident_reports"], group_name="ingest", pool="warehouse", kinds={"duckdb"},
@@ -63,17 +63,7 @@ def incident_reports_follow_the_rules(context: dg.AssetCheckExecutionContext,
     with warehouse.get_connection() as con:
         violations = audit_incidents(con)
         rows = con.execute(f"SELECT count(*) FROM {STAGING_TABLE}").fetchone()[0]
-    metadata = {"rows": dg.MetadataValue.int(int(rows)), "violations": dg.MetadataValue.int(len(violations))}
-    if violations:
-        shown = violations[:MAX_VIOLATIONS_ATTACHED]
-        metadata["failure_cases"] = dg.MetadataValue.json(shown)
-        metadata["summary"] = dg.MetadataValue.md("\n".join(
-            f"- `{v['file']}` row {v['row']}, column `{v['column']}`: {v['rule']} (value `{v['value']}`)"
-            for v in shown[:20]))
-        for v in shown[:20]:
-            context.log.error(f"{v['file']}, row {v['row']}, column {v['column']!r}: {v['rule']} "
-                              f"(value {v['value']!r})")
-    return dg.AssetCheckResult(passed=not violations, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
+    return violations_result(context, violations, rows=rows)
 
 
 @dg.asset(key=["estimates", "incidents"], group_name="estimate", pool="warehouse", kinds={"duckdb"},
