@@ -66,5 +66,43 @@ def test_mean_is_a_ratio_to_the_weight_total(con):
 
 def test_fpc_must_be_constant_within_a_stratum(con):
     con.execute("UPDATE t SET n_psus = 5 WHERE p = 'a2'")
-    with pytest.raises(CopError, match="fpc is not constant within stratum/strata A"):
+    with pytest.raises(CopError, match="fpc is not constant within stratum/strata 'A'"):
         estimate(con, "t", Design("w", "s", "p", fpc="n_psus"), "total", "y")
+
+
+def test_a_domain_in_one_psu_has_df_0_and_no_interval(con):
+    """Domain 'C' lives in one PSU of one stratum: df = 1 - 1 = 0, so no design-based interval (R's confint
+    with df = 0 gives NaN); the flag says why instead of a zero-width interval."""
+    result = estimate(con, "(SELECT *, s = 'C' AS in_c FROM t)", Design("w", "s", "p", lonely_psu="remove"),
+                      "mean", "y", margins=[["in_c"]])
+    cell = result[result["in_c"] == "true"].iloc[0]
+    assert cell["df"] == 0 and math.isnan(cell["ci_lower"]) and math.isnan(cell["ci_upper"])
+    assert cell["flags"] == "df<1"
+
+
+def test_proportion_of_zero_uses_the_korn_graubard_effective_sample_size():
+    """p = 0 in domain B: the upper bound is Clopper-Pearson for 0 events out of n* = n / deff_T x
+    (t_{n-1} / t_df)^2 (Korn and Graubard), deff_T the design effect of the whole population's estimate.
+
+    Two strata of two PSUs of three units, weight 1; y = 1 for the three units of PSU p1 only; domain B is
+    stratum 2 (p3, p4). p_T = 3/12. PSU totals of z = (y - p)/12: p1 0.1875, p2 p3 p4 -0.0625, so
+    V = 2 x (0.125^2 + 0.125^2) = 0.0625; s^2 = p(1 - p) 12/11; deff_T = V / (s^2 / 12) = 3.6667.
+    Domain B: n = 6, df = 2 PSUs - 1 stratum = 1."""
+    from scipy import stats
+
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE c AS SELECT * FROM (VALUES
+        ('S1', 'p1', 1), ('S1', 'p1', 1), ('S1', 'p1', 1), ('S1', 'p2', 0), ('S1', 'p2', 0), ('S1', 'p2', 0),
+        ('S2', 'p3', 0), ('S2', 'p3', 0), ('S2', 'p3', 0), ('S2', 'p4', 0), ('S2', 'p4', 0), ('S2', 'p4', 0))
+        t(s, p, y)""")
+    result = estimate(con, "c", Design("1", "s", "p"), "proportion", "y = 1", margins=[[], ["s"]]).set_index("s")
+    total, cell = result.loc["_T"], result.loc["S2"]
+    assert total["se"] ** 2 == pytest.approx(0.0625, rel=1e-12)
+    deff = 0.0625 / (0.25 * 0.75 * 12 / 11 / 12)
+    assert total["deff"] == pytest.approx(deff, rel=1e-12) and deff == pytest.approx(3.6667, abs=1e-4)
+    assert cell["estimate"] == 0 and cell["df"] == 1 and "boundary" in cell["flags"]
+    n_star = 6 / deff * (stats.t.ppf(0.975, 6 - 1) / stats.t.ppf(0.975, 1)) ** 2
+    assert cell["ci_lower"] == 0
+    assert cell["ci_upper"] == pytest.approx(1 - 0.025 ** (1 / n_star), rel=1e-12)
+    # with the unweighted n (the old rule) the bound would be 1 - 0.025^(1/6) = 0.46; here it is near 1
+    assert cell["ci_upper"] > 0.99 > 1 - 0.025 ** (1 / 6)

@@ -3,7 +3,9 @@
 Estimators: total Y = sum w*y, ratio R = sum w*y / sum w*x, mean (ratio with x = 1) and proportion (mean of a
 0/1 variable), each per domain. Domains are estimated over the full design: a unit outside the domain keeps its
 PSU and stratum and contributes zero, exactly as R's svyby/subset do, so n_h counts every PSU of the stratum.
-Items missing for a unit put it outside the domain (R's na.rm=TRUE).
+Items missing for a unit put it outside the domain (R's na.rm=TRUE). A unit whose margin (domain) value is
+missing belongs to no category of that margin but stays in the design and in the totals (R's svyby drops NA
+levels); no category is published for a missing value.
 
 Variance: with-replacement at the first stage (ultimate cluster), PSUs nested in strata, optional first-stage fpc
 (N_h, the number of PSUs in the stratum's population; f_h = (N_h - n_h)/N_h):
@@ -12,7 +14,16 @@ Variance: with-replacement at the first stage (ultimate cluster), PSUs nested in
 z_hi is linear in the PSU-by-cell sums of w*d*y and w*d*x, so everything comes from ONE scan of the microdata
 for all estimands of a design: DuckDB groups by (domain cell, stratum, PSU) with one GROUPING SET per margin,
 and the cell totals, z_hi and stratum variances follow from that small table as numpy matrices (one column per
-estimand). The microdata are never joined back to the estimates.
+estimand). The microdata are never joined back to the estimates. Contrasts between two categories of a margin
+(a ratio or a difference, e.g. girls / boys) are linearised from the same PSU totals, so their variance carries
+the covariance of the two cells (R's svyby(covmat = TRUE) + svycontrast).
+
+The fpc follows R's as.fpc(): within a design (a `by` cell) values all <= 1 are sampling fractions
+(N_h = n_h / fpc), otherwise population sizes, which must all be >= 1; a population below the PSUs sampled, a
+negative fpc, a mixture or an fpc missing for some units only is refused, naming the stratum.
+
+Degrees of freedom of a domain: the PSUs in which at least one unit of the domain has the item observed, minus
+the strata of those PSUs (R's degf() of subset(design, !is.na(y) & domain)).
 
 Lonely PSUs (a stratum with one PSU in the design) follow R's options(survey.lonely.psu=):
     fail       error naming the strata
@@ -21,12 +32,13 @@ Lonely PSUs (a stratum with one PSU in the design) follow R's options(survey.lon
     adjust     the lonely PSU's total is not centred: V_h = f_h * t_h^2 (as R; for means, ratios and
                proportions this is its deviation from the mean PSU total, since the z values sum to 0)
                -- the default here
-    average    the stratum's variance is the average of the other strata's: V scaled by (strata present in
-               the domain) / (those with a variance)
+    average    the stratum's variance is the average of the other strata's: V scaled by (strata in which the
+               domain has an observed unit) / (those of them with a variance)
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -38,7 +50,9 @@ from indicators.errors import CopError
 
 LONELY_PSU_POLICIES = ("adjust", "remove", "average", "certainty", "fail")
 KINDS = ("proportion", "mean", "total", "ratio")
+CONTRAST_KINDS = ("ratio", "difference")
 TOTAL = "_T"
+SHOWN_ROWS = 10  # rows named in an error message
 
 
 @dataclass(frozen=True)
@@ -48,12 +62,14 @@ class Design:
     weight: str
     stratum: str | None = None  # None: one stratum
     psu: str | None = None  # None: every unit is its own PSU
-    fpc: str | None = None  # number of PSUs in the stratum's population
+    fpc: str | None = None  # first stage: PSUs in the stratum's population, or the sampling fraction (<= 1)
     lonely_psu: str = "adjust"
     # optional second stage (as R's svydesign(id=~psu+ssu, fpc=~fpc+fpc2)): with both fpcs given the
     # second stage's variance is added, scaled by the first-stage sampling fraction n_h/N_h
     ssu: str | None = None
     fpc2: str | None = None  # number of SSUs in the PSU's population
+    # how a unit is named in error messages (SQL expression); default: its row number in the relation
+    unit_label: str | None = None
 
     def __post_init__(self) -> None:
         if self.lonely_psu not in LONELY_PSU_POLICIES:
@@ -64,17 +80,14 @@ class LonelyPsuError(CopError):
     """A stratum has a single PSU and the policy is 'fail'."""
 
 
-def estimate(con: duckdb.DuckDBPyConnection, relation: str, design: Design, kind: str, y: str,
-             x: str | None = None, universe: str | None = None, by: list[str] | None = None,
-             margins: list[list[str]] | None = None, level: float = 0.95) -> pd.DataFrame:
-    """Estimate `kind` of y (over x for a ratio) in every domain.
+class DesignError(CopError):
+    """The design cannot be used as given (missing weights, an fpc that is not a population or a fraction).
+    `rows`: the row numbers (from 1, in the relation's order) of the units at fault, when the fault is a unit's."""
 
-    by: columns always grouped on (e.g. country and wave: the estimates never mix them).
-    margins: the further groupings, each a list of columns; [] is the total of the `by` cell. Default [[]].
-    Returns one row per domain with the `by` and margin columns ('_T' where a margin is totalled), estimate,
-    se, ci_lower, ci_upper, df, cv, deff, n_unweighted, n_weighted, flags.
-    """
-    return estimate_many(con, relation, design, [Estimand(kind, y, x, universe)], by, margins, level)[0]
+    def __init__(self, message: str, rows: list[int] | None = None, count: int = 0) -> None:
+        super().__init__(message)
+        self.rows = list(rows or [])
+        self.count = count
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,35 @@ class Estimand:
     y: str
     x: str | None = None
     universe: str | None = None
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """Two categories of one margin column compared within each `by` cell: first / second (ratio) or
+    first - second (difference), e.g. Contrast('sex', 'F', 'M', 'ratio') for a gender parity index."""
+
+    column: str
+    first: str
+    second: str
+    kind: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in CONTRAST_KINDS:
+            raise CopError(f"contrast {self.kind!r}: one of {', '.join(CONTRAST_KINDS)}")
+
+
+def estimate(con: duckdb.DuckDBPyConnection, relation: str, design: Design, kind: str, y: str,
+             x: str | None = None, universe: str | None = None, by: list[str] | None = None,
+             margins: list[list[str]] | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Estimate `kind` of y (over x for a ratio) in every domain.
+
+    by: columns always grouped on (e.g. country and wave: the estimates never mix them; each is its own design
+    for the fpc rules).
+    margins: the further groupings, each a list of columns; [] is the total of the `by` cell. Default [[]].
+    Returns one row per domain with the `by` and margin columns ('_T' where a margin is totalled), estimate,
+    se, ci_lower, ci_upper, df, cv, deff, n_unweighted, n_weighted, flags.
+    """
+    return estimate_many(con, relation, design, [Estimand(kind, y, x, universe)], by, margins, level)[0]
 
 
 def estimate_many(con: duckdb.DuckDBPyConnection, relation: str, design: Design, estimands: list[Estimand],
@@ -94,44 +136,63 @@ def estimate_many(con: duckdb.DuckDBPyConnection, relation: str, design: Design,
     w*d*y^2 (d: the unit is in the estimand's domain). Cell totals, PSU totals of the linearised variable and
     stratum sizes are all rolled up from that PSU-level table, which is small (cells x PSUs).
     """
+    return estimate_with_contrasts(con, relation, design, estimands, by, margins, [], level)[0]
+
+
+def estimate_with_contrasts(con: duckdb.DuckDBPyConnection, relation: str, design: Design,
+                            estimands: list[Estimand], by: list[str] | None = None,
+                            margins: list[list[str]] | None = None, contrasts: list[Contrast] | None = None,
+                            level: float = 0.95) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """estimate_many plus, per estimand, the contrasts between categories of single-column margins, from the
+    same scan. Returns (estimates per estimand, contrasts per estimand); a contrast frame has the `by`
+    columns, column, first, second, kind, estimate, se, ci_lower, ci_upper, df, covariance (of the two
+    cells' estimates), first_estimate, second_estimate, flags."""
     for e in estimands:
         if e.kind not in KINDS:
             raise CopError(f"estimator {e.kind!r}: one of {', '.join(KINDS)}")
     by = list(by or [])
-    margins = [list(m) for m in (margins or [[]])]
+    requested = [list(m) for m in (margins or [[]])]
+    contrasts = list(contrasts or [])
+    for c in contrasts:
+        if [c.column] not in requested:
+            raise CopError(f"contrast on {c.column!r}: the margin [{c.column!r}] must be estimated too")
+    # the total of every `by` cell is always estimated (first: it has every PSU): a 0 % or 100 % domain
+    # borrows its design effect for the interval
+    margins = [[]] + [m for m in requested if m]
     margin_columns = sorted({c for m in margins for c in m}, key=lambda c: [c in m for m in margins])
     scanned = _scan(con, relation, design, estimands, by, margins, margin_columns)
-    # one block of PSU-level sums per margin (GROUPING SETS in the scan); the first has every PSU. Columns
-    # arrive as numpy arrays: frames are built per block without consolidating one wide frame first.
     margin_of_row = np.asarray(scanned.pop("_margin"))
     rolled = {}
     for m in margins:
         mask = margin_of_row == _grouping_id(m, margin_columns)
         rolled[tuple(m)] = pd.DataFrame({name: _numpy(values)[mask] for name, values in scanned.items()})
-    finest = rolled[tuple(margins[0])]
-    strata = finest.groupby([*by, "_stratum"], dropna=False).agg(
-        n_h=("_psu", "nunique"), pop_psus=("pop_psus", "max"), fpc_values=("fpc_values", "max"),
-        fpc_between_psus=("pop_psus", "nunique")).reset_index()
-    # fpc must be one value per stratum: within a PSU (from the scan) and between its PSUs
-    strata["fpc_values"] = strata[["fpc_values", "fpc_between_psus"]].max(axis=1)
-    if (strata["fpc_values"] > 1).any():
-        bad = strata.loc[strata["fpc_values"] > 1, "_stratum"].tolist()
-        raise CopError(f"fpc is not constant within stratum/strata {', '.join(map(str, bad[:5]))}")
-    per_margin = [_margin_variances(rolled[tuple(m)], strata, estimands, by, m, margin_columns, design.lonely_psu)
-                  for m in margins]
-    results = []
+    finest = rolled[()]
+    _check_weights(con, relation, design, finest)
+    strata = _strata(finest, by, design)
+    if design.ssu and design.fpc and design.fpc2 and (strata["population"] != strata["fpc_max"]).any():
+        raise DesignError("a second stage needs the first-stage fpc as population sizes, not fractions")
+    per_margin = [_margin_variances(rolled[tuple(m)], strata, estimands, by, m, margin_columns, design.lonely_psu,
+                                    [c for c in contrasts if m == [c.column]]) for m in margins]
+    results, contrast_results = [], []
     for k, e in enumerate(estimands):
-        cells = pd.concat([frames[k] for frames in per_margin], ignore_index=True)
+        cells = pd.concat([frames[k] for frames, _ in per_margin], ignore_index=True)
         if cells.empty:
             results.append(cells)
+            contrast_results.append(pd.DataFrame())
             continue
         keys = [*by, *margin_columns]
         variance, df = cells[keys + ["variance"]], cells[keys + ["df"]]
         cells = cells.drop(columns=["variance", "df"])
         if design.ssu and design.fpc and design.fpc2:
             variance = _add_second_stage(con, relation, design, e, by, margins, margin_columns, cells, variance)
-        results.append(_finish(cells, variance, df, e.kind, by, margin_columns, level))
-    return results
+        finished = _finish(cells, variance, df, e.kind, by, margin_columns, level)
+        if [] not in requested:
+            finished = finished[~(finished[margin_columns] == TOTAL).all(axis=1)].reset_index(drop=True)
+        results.append(finished)
+        pairs = [gaps[k] for _, gaps in per_margin if gaps]
+        contrast_results.append(_finish_contrasts(pd.concat(pairs, ignore_index=True), by, level)
+                                if pairs else pd.DataFrame())
+    return results, contrast_results
 
 
 def _numpy(values) -> np.ndarray:
@@ -139,7 +200,8 @@ def _numpy(values) -> np.ndarray:
     if isinstance(values, np.ma.MaskedArray):
         if values.dtype.kind in "fiu":
             return values.astype(float).filled(np.nan)
-        return values.astype(object).filled(None)
+        # filled(None) would fall back to numpy's default fill value for objects, '?'
+        return np.where(np.ma.getmaskarray(values), None, values.data.astype(object))
     return np.asarray(values)
 
 
@@ -155,73 +217,164 @@ def _group_sums(values: np.ndarray, codes: np.ndarray, groups: int, how: str = "
     return out.to_numpy()
 
 
+# ------------------------------------------------------------------------------------------- design checks
+def _is_table_name(relation: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", relation.strip()) is not None
+
+
+def _check_weights(con, relation: str, design: Design, finest: pd.DataFrame) -> None:
+    """Every unit needs a weight >= 0 (R's svydesign refuses missing weights): name the rows that have none."""
+    bad = int(finest["bad_weights"].sum())
+    if not bad:
+        return
+    label = design.unit_label or ("rowid + 1" if _is_table_name(relation) else "row_number() OVER ()")
+    rows = [r for (r,) in con.execute(
+        f"""SELECT unit FROM (SELECT {label} AS unit, CAST(({design.weight}) AS DOUBLE) AS w FROM {relation})
+            WHERE w IS NULL OR NOT (w >= 0) ORDER BY unit LIMIT {SHOWN_ROWS}""").fetchall()]
+    more = f" and {bad - len(rows)} more" if bad > len(rows) else ""
+    raise DesignError(f"weight {design.weight!r} is missing or negative for {bad} unit(s): row(s) "
+                      f"{', '.join(map(str, rows))}{more}; every unit needs a weight >= 0 (a unit without a weight cannot "
+                      "be estimated from: drop it from the file or give it its weight)", rows=rows, count=bad)
+
+
+def _stratum_name(row: pd.Series, by: list[str]) -> str:
+    where = ", ".join(f"{c} {row[c]}" for c in by)
+    return f"'{row['_stratum']}'" + (f" ({where})" if where else "")
+
+
+def _strata(finest: pd.DataFrame, by: list[str], design: Design) -> pd.DataFrame:
+    """One row per (by cell, stratum): n_h, the PSUs sampled, and the population N_h implied by the fpc."""
+    strata = finest.groupby([*by, "_stratum"], dropna=False).agg(
+        n_h=("_psu", "nunique"), fpc_max=("fpc_max", "max"), fpc_min=("fpc_min", "min"),
+        fpc_missing=("fpc_missing", "sum"), fpc_within=("fpc_values", "max"),
+        fpc_between=("fpc_max", "nunique")).reset_index()
+    strata["population"] = np.nan
+    if design.fpc is None:
+        return strata
+    varying = strata[(strata["fpc_within"] > 1) | (strata["fpc_between"] > 1)]
+    if not varying.empty:
+        raise DesignError("fpc is not constant within stratum/strata "
+                          + ", ".join(_stratum_name(r, by) for _, r in varying.head(5).iterrows()))
+    cells = strata.groupby(by, dropna=False, sort=False) if by else [((), strata)]
+    for _, group in cells:
+        given = group["fpc_max"].notna()
+        if not given.any():
+            continue  # this design (by cell) has no fpc: with replacement
+        partial = group[group["fpc_missing"] > 0]
+        if not partial.empty:
+            raise DesignError("fpc is missing for some units of the design: stratum/strata "
+                              + ", ".join(_stratum_name(r, by) for _, r in partial.head(5).iterrows())
+                              + " (give every unit its stratum's fpc, or none)")
+        negative = group[group["fpc_min"] < 0]
+        if not negative.empty:
+            raise DesignError(f"fpc {negative['fpc_min'].iloc[0]:g} in stratum "
+                              f"{_stratum_name(negative.iloc[0], by)} is negative: an fpc is a population size "
+                              "(>= 1) or a sampling fraction (0 to 1)")
+        if (group["fpc_max"] > 1).any():
+            small = group[group["fpc_min"] < 1]
+            if not small.empty:
+                big = group[group["fpc_max"] > 1].iloc[0]
+                raise DesignError(
+                    f"fpc mixes sampling fractions and population sizes: {small['fpc_min'].iloc[0]:g} in stratum "
+                    f"{_stratum_name(small.iloc[0], by)} but {big['fpc_max']:g} in stratum "
+                    f"{_stratum_name(big, by)} (as R: all fpc >= 1, population sizes, or all <= 1, fractions)")
+            population = group["fpc_max"]
+        else:
+            with np.errstate(divide="ignore"):
+                population = group["n_h"] / group["fpc_max"]  # a fraction of 0: an infinite population
+        strata.loc[group.index, "population"] = population
+        below = group[population + 1e-9 < group["n_h"]]
+        if not below.empty:
+            r = below.iloc[0]
+            raise DesignError(f"fpc gives stratum {_stratum_name(r, by)} a population of "
+                              f"{population[r.name]:g} PSUs, fewer than the {int(r['n_h'])} PSUs sampled in it")
+    return strata
+
+
+# ----------------------------------------------------------------------------------------------- variances
+def _design_variance(Z1: np.ndarray, Z2: np.ndarray, present: np.ndarray, group: np.ndarray, stratum: np.ndarray,
+                     n_h_of_stratum: np.ndarray, f_of_stratum: np.ndarray, policy: str,
+                     stratum_names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Covariance of two linearised variables (their variance when Z1 is Z2), per group and column.
+
+    Rows are PSU totals: row r is one PSU of stratum stratum[r] holding z values Z1[r], Z2[r] (one column per
+    estimand) for group group[r] (a domain cell, or a contrast's pair of cells); PSUs of the stratum without a
+    row have z = 0. present[r, k]: the PSU has a unit of the group with the item observed (it counts towards
+    the df and, for `average`, its stratum counts). Returns (covariance, df), each groups x columns.
+    """
+    n_groups = int(group.max()) + 1 if len(group) else 0
+    cs = pd.Series(group * (int(stratum.max()) + 1 if len(stratum) else 1) + stratum).factorize()[0]
+    n_cs = int(cs.max()) + 1 if len(cs) else 0
+    cs_first = pd.Series(np.arange(len(cs))).groupby(cs).first().to_numpy()
+    cs_group = group[cs_first]
+    n_h = n_h_of_stratum[stratum[cs_first]]
+    f = f_of_stratum[stratum[cs_first]]
+    S1a, S1b = _group_sums(Z1, cs, n_cs), _group_sums(Z2, cs, n_cs)
+    S12 = _group_sums(Z1 * Z2, cs, n_cs)
+    P = _group_sums(present.astype(float), cs, n_cs, "max") > 0  # the stratum has an observed unit
+    lonely = (n_h == 1)[:, None]
+    certain = lonely & (f == 0)[:, None]  # a census stratum: no variance, never a failure (as R)
+    lonely_live = lonely & ~certain & P
+    if policy == "fail" and lonely_live.any():
+        names = sorted({str(stratum_names[stratum[cs_first[i]]]) for i in np.where(lonely_live.any(axis=1))[0]})
+        raise LonelyPsuError(f"stratum/strata with a single PSU: {', '.join(names[:10])} "
+                             "(choose a lonely PSU policy: adjust, remove, average, certainty)")
+    n = n_h[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        V = np.where(n > 1, f[:, None] * n / (n - 1) * (S12 - S1a * S1b / n), 0.0)
+    if policy == "adjust":
+        # R: the lonely PSU's total is not centred, V_h = f_h * t_h^2
+        V = np.where(lonely, f[:, None] * S1a * S1b, V)
+    covariance = _group_sums(V, cs_group, n_groups)
+    if policy == "average":
+        # R: lonely strata are NA; the sum over the others is scaled by strata present / strata with variance,
+        # counting only strata in which the domain has a unit with the item observed (svymean(na.rm = TRUE))
+        strata_present = _group_sums(P.astype(float), cs_group, n_groups)
+        lonely_present = _group_sums(lonely_live.astype(float), cs_group, n_groups)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            covariance = covariance * np.where(lonely_present > 0, strata_present / (strata_present - lonely_present),
+                                               1)
+    # design df, as R's degf() of subset(design, !is.na(y) & domain): observed PSUs minus their strata
+    df = _group_sums(present.astype(float), group, n_groups) - _group_sums(P.astype(float), cs_group, n_groups)
+    return covariance, df
+
+
 def _margin_variances(frame: pd.DataFrame, strata: pd.DataFrame, estimands: list[Estimand], by: list[str],
-                      margin: list[str], margin_columns: list[str], policy: str) -> list[pd.DataFrame]:
+                      margin: list[str], margin_columns: list[str], policy: str,
+                      contrasts: list[Contrast]) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     """For one margin, every estimand at once (numpy matrices, one column per estimand): cell totals,
-    linearised PSU totals z, stratum variances with the lonely-PSU policy, the domain's design df.
-    Returns one frame per estimand: the cells with their totals, variance and df."""
+    linearised PSU totals z, stratum variances with the lonely-PSU policy, the domain's design df; and the
+    contrasts declared on this margin. Returns (one frame per estimand: the cells with their totals,
+    variance and df; one frame per estimand of contrasts, or [] when the margin has none)."""
     group = [*by, *margin]
     K = len(estimands)
-    # columns the scan did not need to aggregate follow from others: b = nw (x = 1), yy = a (0/1 y), u = 1
-    fallback = {"b": "nw", "yy": "a", "u": None}
+    # columns the scan did not need to aggregate follow from others: b = nw (x = 1), yy = a (0/1 y)
+    fallback = {"b": "nw", "yy": "a"}
 
     def column(prefix: str) -> np.ndarray:
-        parts = []
-        for k in range(K):
-            name = f"{prefix}{k}"
-            if name in frame:
-                parts.append(frame[name].to_numpy(dtype=float))
-            elif fallback[prefix] is None:
-                parts.append(np.ones(len(frame)))
-            else:
-                parts.append(frame[f"{fallback[prefix]}{k}"].to_numpy(dtype=float))
-        return np.column_stack(parts) if parts else np.zeros((len(frame), 0))
+        parts = [frame[f"{prefix}{k}"] if f"{prefix}{k}" in frame else frame[f"{fallback[prefix]}{k}"]
+                 for k in range(K)]
+        return np.column_stack([p.to_numpy(dtype=float) for p in parts]) if parts else np.zeros((len(frame), 0))
 
-    A, B, N, NW, YY, U = (column(p) for p in ("a", "b", "n", "nw", "yy", "u"))
+    A, B, N, NW, YY = (column(p) for p in ("a", "b", "n", "nw", "yy"))
     cell = (frame.groupby(group, dropna=False, sort=False).ngroup().to_numpy() if group
             else np.zeros(len(frame), dtype=int))
     n_cells = int(cell.max()) + 1 if len(cell) else 0
     labels = frame.drop_duplicates(group)[group].reset_index(drop=True) if group else pd.DataFrame(index=[0])
-    info = frame[[*by, "_stratum"]].merge(strata[[*by, "_stratum", "n_h", "pop_psus"]], on=[*by, "_stratum"],
-                                          how="left")
-    stratum = info.groupby([*by, "_stratum"], dropna=False, sort=False).ngroup().to_numpy()
-    cs = pd.Series(cell * (int(stratum.max()) + 1) + stratum).factorize()[0]  # (cell, stratum) pairs
-    n_cs = int(cs.max()) + 1 if len(cs) else 0
-    cs_first = pd.Series(np.arange(len(cs))).groupby(cs).first().to_numpy()
-    cs_cell, n_h = cell[cs_first], info["n_h"].to_numpy(dtype=float)[cs_first]
-    pop = info["pop_psus"].to_numpy(dtype=float)[cs_first]
-    f = np.where(np.isnan(pop), 1.0, (pop - n_h) / pop)
+    stratum = _stratum_positions(frame, strata, by)
+    n_h = strata["n_h"].to_numpy(dtype=float)
+    population = strata["population"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(np.isnan(population) | np.isinf(population), 1.0, (population - n_h) / population)
+    names = strata["_stratum"].to_numpy()
 
     Ac, Bc = _group_sums(A, cell, n_cells), _group_sums(B, cell, n_cells)
     totals = np.array([e.kind == "total" for e in estimands])
     with np.errstate(divide="ignore", invalid="ignore"):
         Z = np.where(totals, A, (A - (Ac / Bc)[cell] * B) / Bc[cell])
     Z = np.nan_to_num(Z)  # cells without units of the domain: no contribution
-    present = U > 0
-    S1, S2 = _group_sums(Z, cs, n_cs), _group_sums(Z * Z, cs, n_cs)
-    P = _group_sums(present.astype(float), cs, n_cs, "max") > 0
-    lonely = (n_h == 1)[:, None]
-    certain = lonely & (f == 0)[:, None]  # a census stratum: no variance, never a failure (as R)
-    lonely_live = lonely & ~certain & P
-    if policy == "fail" and lonely_live.any():
-        names = sorted({str(frame["_stratum"].iloc[cs_first[i]]) for i in np.where(lonely_live.any(axis=1))[0]})
-        raise LonelyPsuError(f"stratum/strata with a single PSU: {', '.join(names[:10])} "
-                             "(choose a lonely PSU policy: adjust, remove, average, certainty)")
-    n = n_h[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        V = np.where(n > 1, f[:, None] * n / (n - 1) * (S2 - S1 ** 2 / n), 0.0)
-    if policy == "adjust":
-        # R: the lonely PSU's total is not centred, V_h = f_h * t_h^2
-        V = np.where(lonely, f[:, None] * S1 ** 2, V)
-    variance = _group_sums(V, cs_cell, n_cells)
-    if policy == "average":
-        # R: lonely strata are NA; the sum over the others is scaled by strata present / strata with variance
-        strata_present = _group_sums(P.astype(float), cs_cell, n_cells)
-        lonely_present = _group_sums(lonely_live.astype(float), cs_cell, n_cells)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            variance = variance * np.where(lonely_present > 0, strata_present / (strata_present - lonely_present), 1)
-    # the domain's design df, as R's degf() on the domain subset: PSUs with a unit of it minus such strata
-    df = _group_sums(present.astype(float), cell, n_cells) - _group_sums(P.astype(float), cs_cell, n_cells)
+    present = N > 0  # the PSU has a unit of the domain cell with the item observed
+    variance, df = _design_variance(Z, Z, present, cell, stratum, n_h, f, policy, names)
     Nc, NWc, YYc = (_group_sums(M, cell, n_cells) for M in (N, NW, YY))
     out = []
     for k in range(K):
@@ -231,8 +384,70 @@ def _margin_variances(frame: pd.DataFrame, strata: pd.DataFrame, estimands: list
                 cells[name] = TOTAL
         cells = cells.assign(y_total=Ac[:, k], x_total=Bc[:, k], n_unweighted=Nc[:, k], n_weighted=NWc[:, k],
                              yy=YYc[:, k], variance=variance[:, k], df=df[:, k])
-        out.append(cells[cells["n_unweighted"] > 0].reset_index(drop=True))
+        # a unit whose margin value is missing stays in the design and the totals; it forms no category
+        keep = (cells["n_unweighted"] > 0) & cells[margin].notna().all(axis=1)
+        out.append(cells[keep].reset_index(drop=True))
+    gaps = [_contrasts(frame, c, by, Z, present, Ac, Bc, cell, strata, n_h, f, policy, names, estimands)
+            for c in contrasts]
+    per_estimand = [pd.concat([g[k] for g in gaps], ignore_index=True) for k in range(K)] if gaps else []
+    return out, per_estimand
+
+
+def _contrasts(frame, contrast: Contrast, by, Z, present, Ac, Bc, cell, strata, n_h, f, policy, names,
+               estimands) -> list[pd.DataFrame]:
+    """first / second or first - second within each `by` cell, linearised from the two cells' PSU totals:
+    difference z = z1 - z2; ratio g = r1 / r2, z = z1 / r2 - r1 z2 / r2^2 (delta method), where r is each
+    cell's estimate (ratio of totals, or total). Its variance uses the PSUs and strata of either cell."""
+    K = len(estimands)
+    totals = np.array([e.kind == "total" for e in estimands])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimate_of_cell = np.where(totals, Ac, Ac / Bc)
+    keys = [*by, "_stratum", "_psu"]
+    values = frame[contrast.column].to_numpy()
+    first = frame.loc[values == contrast.first, keys].assign(_i1=np.flatnonzero(values == contrast.first))
+    second = frame.loc[values == contrast.second, keys].assign(_i2=np.flatnonzero(values == contrast.second))
+    union = first.merge(second, on=keys, how="outer").reset_index(drop=True)
+    if union.empty:
+        return [pd.DataFrame() for _ in range(K)]
+    rows = len(union)
+    pair = union.groupby(by, dropna=False, sort=False).ngroup().to_numpy() if by else np.zeros(rows, dtype=int)
+    n_pairs = int(pair.max()) + 1
+    labels = union.drop_duplicates(by)[by].reset_index(drop=True) if by else pd.DataFrame(index=[0])
+
+    def side(column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """z values and presence of one category on the union's rows, and its estimate per pair."""
+        has = union[column].notna().to_numpy()
+        index = union.loc[has, column].to_numpy(dtype=int)
+        z, observed, estimate = np.zeros((rows, K)), np.zeros((rows, K), dtype=bool), np.full((n_pairs, K), np.nan)
+        z[has], observed[has] = Z[index], present[index]
+        estimate[pair[has]] = estimate_of_cell[cell[index]]
+        return z, observed, estimate
+
+    (Z1, P1, R1), (Z2, P2, R2) = side("_i1"), side("_i2")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if contrast.kind == "difference":
+            G, Zg = R1 - R2, Z1 - Z2
+        else:
+            G, Zg = R1 / R2, Z1 / R2[pair] - R1[pair] * Z2 / R2[pair] ** 2
+    Zg = np.nan_to_num(Zg)
+    stratum = _stratum_positions(union, strata, by)
+    both = P1 | P2
+    variance, df = _design_variance(Zg, Zg, both, pair, stratum, n_h, f, policy, names)
+    covariance, _ = _design_variance(Z1, Z2, both, pair, stratum, n_h, f, policy, names)
+    out = []
+    for k in range(K):
+        defined = ~np.isnan(R1[:, k]) & ~np.isnan(R2[:, k])
+        result = labels.assign(column=contrast.column, first=contrast.first, second=contrast.second,
+                               kind=contrast.kind, estimate=G[:, k], variance=variance[:, k], df=df[:, k],
+                               covariance=covariance[:, k], first_estimate=R1[:, k], second_estimate=R2[:, k])
+        out.append(result[defined].reset_index(drop=True))
     return out
+
+
+def _stratum_positions(rows: pd.DataFrame, strata: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """For each row (with the `by` columns and _stratum), the position of its stratum in `strata`."""
+    return rows[[*by, "_stratum"]].merge(strata[[*by, "_stratum"]].reset_index(), on=[*by, "_stratum"],
+                                         how="left")["index"].to_numpy()
 
 
 def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: list[str],
@@ -255,38 +470,30 @@ def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: lis
         sums += [f"sum(_w * _y{k}) AS a{k}", f"sum(_d{k}) AS n{k}", f"sum(_w * _d{k}) AS nw{k}"]
         outer += [f"a{k}", f"n{k}", f"nw{k}"]
         # only what the estimand needs is aggregated over the microdata; the rest follows from it:
-        # x = 1 outside ratios (sum w*x = sum w*d), y^2 = y for a 0/1 proportion, no universe = every PSU
+        # x = 1 outside ratios (sum w*x = sum w*d, taken from nw{k}), y^2 = y for a 0/1 proportion
         if e.kind == "ratio":
             unit_columns.append(f"CASE WHEN {d} THEN {x_sql} ELSE 0 END AS _x{k}")
             sums.append(f"sum(_w * _x{k}) AS b{k}")
             outer.append(f"b{k}")
-        else:
-            pass  # sum w*x = sum w*d: taken from nw{k} when the variances are computed
-        if e.kind == "proportion":
-            pass  # y^2 = y: taken from a{k}
-        else:
+        if e.kind != "proportion":
             sums.append(f"sum(_w * _y{k} * _y{k}) AS yy{k}")
             outer.append(f"yy{k}")
-        if e.universe:
-            unit_columns.append(f"CASE WHEN {in_universe} THEN 1 ELSE 0 END AS _u{k}")
-            sums.append(f"max(_u{k}) AS u{k}")
-            outer.append(f"u{k}")
-        else:
-            pass  # every PSU is in the universe
     key_names = [*by, *margin_columns, "_stratum", "_psu"]
     keys = ", ".join(key_names)
     as_text = ", ".join(f"CAST({k} AS VARCHAR) AS {k}" for k in key_names)
     # one grouping set per margin: which one a row belongs to is told by GROUPING() over the margin columns
     sets = ", ".join("(" + ", ".join([*by, *m, "_stratum", "_psu"]) + ")" for m in margins)
     margin_id = f"GROUPING({', '.join(margin_columns)})" if margin_columns else "0"
-    return con.execute(f"""SELECT {as_text}, _margin, pop_psus, fpc_values, {', '.join(outer)} FROM (
-                           SELECT {keys}, {margin_id} AS _margin, max(_fpc) AS pop_psus,
+    return con.execute(f"""SELECT {as_text}, _margin, fpc_max, fpc_min, fpc_missing, fpc_values, bad_weights,
+                                  {', '.join(outer)} FROM (
+                           SELECT {keys}, {margin_id} AS _margin, max(_fpc) AS fpc_max, min(_fpc) AS fpc_min,
+                                  count(*) FILTER (WHERE _fpc IS NULL) AS fpc_missing,
                                   -- 1 or 2 distinct fpc values in the PSU (a DISTINCT aggregate is costly)
-                                  CASE WHEN min(_fpc) < max(_fpc) THEN 2 ELSE 1 END AS fpc_values, {', '.join(sums)}
+                                  CASE WHEN min(_fpc) < max(_fpc) THEN 2 ELSE 1 END AS fpc_values,
+                                  count(*) FILTER (WHERE _w IS NULL OR NOT (_w >= 0)) AS bad_weights,
+                                  {', '.join(sums)}
                            FROM (SELECT {', '.join(unit_columns)} FROM {relation})
                            GROUP BY GROUPING SETS ({sets}))""").fetchnumpy()
-
-
 def _add_second_stage(con, relation, design, e: Estimand, by, margins, margin_columns, cells, variance):
     units = _unit_sql(relation, design, e.kind, e.y, e.x, e.universe, by, margin_columns)
     labels = _margin_label(margin_columns)
@@ -367,6 +574,14 @@ def _second_stage(con, units, select, by, margins, margin_columns, cells, kind) 
 
 
 # ----------------------------------------------------------------------------------------------- finishing
+def _t_quantile(level: float, df) -> np.ndarray:
+    """t quantile with df design degrees of freedom; NaN below 1 df (no design-based interval, as R's
+    confint with df = 0)."""
+    df = np.asarray(df, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(df >= 1, stats.t.ppf(0.5 + level / 2, np.where(df >= 1, df, 1)), np.nan)
+
+
 def _finish(cells, variance, df, kind, by, margin_columns, level):
     keys = [*by, *margin_columns]
     out = cells.merge(variance, on=keys, how="left") if keys else cells.assign(variance=variance["variance"].iloc[0])
@@ -376,8 +591,11 @@ def _finish(cells, variance, df, kind, by, margin_columns, level):
     else:
         out["estimate"] = out["y_total"] / out["x_total"]
     out["se"] = np.sqrt(out["variance"].clip(lower=0))
-    out["flags"] = np.where(out["df"] < 1, "df<1", "")  # a domain in one PSU: no design-based interval
-    t = stats.t.ppf(0.5 + level / 2, out["df"].clip(lower=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["cv"] = np.where(out["estimate"] != 0, out["se"] / out["estimate"].abs(), np.nan)
+        out["deff"] = _design_effect(out, kind)
+    flags = pd.Series(np.where(out["df"] < 1, "df<1", ""), index=out.index)  # a domain in one PSU: no interval
+    t = _t_quantile(level, out["df"])
     if kind == "proportion":
         p = out["estimate"].clip(0, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -385,23 +603,52 @@ def _finish(cells, variance, df, kind, by, margin_columns, level):
             se_logit = out["se"] / (p * (1 - p))
             lo = 1 / (1 + np.exp(-(logit - t * se_logit)))
             hi = 1 / (1 + np.exp(-(logit + t * se_logit)))
-        # 0 % and 100 %: the logit is undefined; use the exact (Clopper-Pearson) bound on the unweighted n
-        n = out["n_unweighted"].astype(float)
+        zero, one = (p <= 0).to_numpy(), (p >= 1).to_numpy()
+        n_star = _effective_n(out, by, margin_columns, level)
         alpha = 1 - level
-        zero, one = p <= 0, p >= 1
-        lo = np.where(zero, 0.0, np.where(one, (alpha / 2) ** (1 / n), lo))
-        hi = np.where(zero, 1 - (alpha / 2) ** (1 / n), np.where(one, 1.0, hi))
-        out.loc[zero | one, "flags"] = (out.loc[zero | one, "flags"] + " boundary").str.strip()
-        out["ci_lower"], out["ci_upper"] = lo, hi
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = (alpha / 2) ** (1 / n_star)  # Clopper-Pearson for 0 (or n) events out of n_star
+        lo = np.where(zero, 0.0, np.where(one, bound, lo))
+        hi = np.where(zero, 1 - bound, np.where(one, 1.0, hi))
+        flags = flags.mask(zero | one, (flags + " boundary").str.strip())
+        out["ci_lower"], out["ci_upper"] = np.where(np.isnan(t), np.nan, lo), np.where(np.isnan(t), np.nan, hi)
     else:
         out["ci_lower"] = out["estimate"] - t * out["se"]
         out["ci_upper"] = out["estimate"] + t * out["se"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["cv"] = np.where(out["estimate"] != 0, out["se"] / out["estimate"].abs(), np.nan)
-        out["deff"] = _design_effect(out, kind)
+    out["flags"] = flags
     columns = keys + ["estimate", "se", "ci_lower", "ci_upper", "df", "cv", "deff", "n_unweighted",
                       "n_weighted", "flags"]
     return out[columns].sort_values(keys, ignore_index=True) if keys else out[columns]
+
+
+def _effective_n(out: pd.DataFrame, by: list[str], margin_columns: list[str], level: float) -> np.ndarray:
+    """Korn-Graubard effective sample size for a proportion of 0 or 1, whose own design effect is undefined:
+    n* = n / deff_T * (t_{n-1} / t_df)^2, with deff_T the design effect of the same estimand over the whole
+    `by` cell (taken as 1 when it is below 1 or undefined) and df the domain's design df."""
+    total = (out[margin_columns] == TOTAL).all(axis=1) if margin_columns else pd.Series(True, index=out.index)
+    totals = out.loc[total, [*by, "deff"]].rename(columns={"deff": "_deff_total"})
+    deff = (out[by].merge(totals, on=by, how="left")["_deff_total"] if by
+            else pd.Series(totals["_deff_total"].iloc[0], index=out.index))
+    deff = np.where(np.isfinite(deff) & (deff > 1), deff, 1.0)
+    n = out["n_unweighted"].to_numpy(dtype=float)
+    df = out["df"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(n > 1, stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) / _t_quantile(level, df), 1.0)
+    return n / deff * ratio ** 2
+
+
+def _finish_contrasts(pairs: pd.DataFrame, by: list[str], level: float) -> pd.DataFrame:
+    if pairs.empty:
+        return pairs
+    out = pairs.copy()
+    out["se"] = np.sqrt(out.pop("variance").clip(lower=0))
+    t = _t_quantile(level, out["df"])
+    out["ci_lower"] = out["estimate"] - t * out["se"]
+    out["ci_upper"] = out["estimate"] + t * out["se"]
+    out["flags"] = np.where(out["df"] < 1, "df<1", "")
+    columns = [*by, "column", "first", "second", "kind", "estimate", "se", "ci_lower", "ci_upper", "df",
+               "covariance", "first_estimate", "second_estimate", "flags"]
+    return out[columns].sort_values([*by, "column", "first", "second"], ignore_index=True)
 
 
 def _design_effect(out: pd.DataFrame, kind: str) -> np.ndarray:
@@ -411,7 +658,8 @@ def _design_effect(out: pd.DataFrame, kind: str) -> np.ndarray:
     w = out["n_weighted"]
     if kind == "ratio":
         return np.full(len(out), np.nan)
-    mean = out["y_total"] / w
-    pop_var = (out["yy"] / w - mean ** 2) * n / (n - 1)
-    srs = pop_var / n if kind != "total" else pop_var * w ** 2 / n
-    return np.where(srs > 0, out["variance"] / srs, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = out["y_total"] / w
+        pop_var = (out["yy"] / w - mean ** 2) * n / (n - 1)
+        srs = pop_var / n if kind != "total" else pop_var * w ** 2 / n
+        return np.where(srs > 0, out["variance"] / srs, np.nan)
