@@ -5,19 +5,29 @@ Every registry entry says how its country values combine (`aggregation`, see sch
   figures: rates (percent, per 100 inhabitants) are population-weighted means of the members that report them,
   person counts are sums; then the entry's own expression runs on them, so a region's growth is the growth of
   the region's level, not an average of members' growth rates.
-- weighted_mean: sum(value x weight) / sum(weight) over the members with a value and a weight; the weight is the
-  population the indicator is about (all people, children 0-14, Internet users).
+- weighted_mean: sum(value x weight) / sum(weight) over the members with a published value and a weight. The
+  weight is the population the cell is about: the entry's population (all people, children 0-14, Internet
+  users) times, for a survey estimate, the cell's share of the surveyed population (POPULATION_SHARE: the
+  estimated number of children of that sex, age band or area type, in the indicator's universe, over all the
+  children the survey represents). So a regional urban rate weighs each country by its urban children.
 - sum: counts add up (also those of a country without a weight); the weight only measures coverage.
 - country_mean: each country counts once (national questionnaire answers); coverage counts countries.
 
-COVERAGE is the share of the group's weight (its population, or its number of countries for country_mean) held
-by the members that contributed a value. Below the minimum coverage (50 % by default) the group value is
-withheld: the row is kept with OBS_VALUE null and OBS_STATUS M, so users see it exists and why it is blank.
-Nothing is imputed: members without a value are left out and COVERAGE says how much of the group that is.
-A group value is flagged E when any member value it rests on is flagged E.
+Only published country cells enter (a value, CONF_STATUS F): a suppressed cell never enters a group value.
+A group value is published when (in this order of precedence; COMMENT_OBS names every rule met):
+- COVERAGE, the share of the group's population (its countries, for country_mean) held by the reporting
+  members, reaches the build's minimum (50 % by default), else L (the row is kept with OBS_VALUE null);
+- at least `min_countries` (3) countries report it, else Q / CONF_STATUS A (small counts);
+- no country holds more than `max_country_share` of the weight (0.5 for sample-survey estimates, no limit
+  otherwise), else Q / CONF_STATUS O (dominance);
+- a sum short of full coverage is published as E, a partial total of the reporting members (a lower bound);
+- a value resting on a low-reliability member value (U) is U.
+Nothing is imputed. estimates.group_contributions lists, for every group value, the members it rests on with
+their value, weight and share of the weight.
 
 Survey estimates of different countries come from independent samples, so the standard error of a weighted
-mean is sqrt(sum(w_i^2 se_i^2)) / sum(w_i), with normal-approximation 95 % intervals.
+mean is sqrt(sum(w_i^2 se_i^2)) / sum(w_i) (the weights taken as known), with normal-approximation 95 % intervals.
+Values stay unrounded here; the release rounds them (indicators.publication).
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ import logging
 
 import duckdb
 
-from indicators.country_level import compile_country_indicator, published_rounding, published_rounding_by
+from indicators.country_level import compile_country_indicator
 from indicators.errors import ConfigError
 from indicators.harmonise import WIDE_TABLE
 from indicators.registry import Indicator
@@ -37,6 +47,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MIN_COVERAGE = 0.5
 AGGREGATES_TABLE = "estimates.aggregates"
+CONTRIBUTIONS_TABLE = "estimates.group_contributions"
 GROUP_INPUTS_TABLE = "estimates.group_inputs"
 EXCLUSIONS_TABLE = "quality.aggregation_exclusions"
 GROUPS_TABLE = "reference.aggregate_groups"
@@ -65,7 +76,7 @@ def build_group_inputs(con: duckdb.DuckDBPyConnection) -> int:
 
     Rates are weighted by total population over the members reporting them; person counts are summed.
     `<variable>__coverage` is the population share of the members reporting the variable, out of all members
-    with a population that year.
+    with a population that year; `<variable>__countries` the number of members reporting it.
     """
     ensure_schemas(con)
     columns = []
@@ -79,6 +90,7 @@ def build_group_inputs(con: duckdb.DuckDBPyConnection) -> int:
         columns += [
             f"{value} AS {name}",
             f"sum(population_total) FILTER (WHERE {reported}) / nullif(sum(population_total), 0) AS {name}__coverage",
+            f"count(*) FILTER (WHERE {reported}) AS {name}__countries",
             f"array_to_string(list_sort(list_distinct(list({name}__source) FILTER (WHERE {reported}))), '+') "
             f"AS {name}__source"]
     con.execute(f"""
@@ -94,87 +106,134 @@ def group_inputs_sql(indicators: list[Indicator], min_coverage: float) -> str | 
     selected = [i for i in indicators if i.aggregation_method == "group_inputs"]
     if not selected:
         return None
-    union = "\nUNION ALL\n".join(compile_country_indicator(i, table=GROUP_INPUTS_TABLE, with_coverage=True)
-                                 for i in selected)
+    union = "\nUNION ALL\n".join(
+        f"SELECT *, {i.min_countries} AS min_countries FROM ({compile_country_indicator(i, GROUP_INPUTS_TABLE, True)})"
+        for i in selected)
+    few = "COUNTRIES < min_countries"
+    low = f"COVERAGE < {min_coverage}"
+    comment = _comments([(low, f"'coverage ' || {_pct('COVERAGE')} || '<{_percent(min_coverage)}%'"),
+                         (few, "'countries<' || min_countries || ' (' || COUNTRIES || ' reporting)'")])
     return f"""
         SELECT INDICATOR, REF_AREA, TIME_PERIOD, '_T' AS SEX, '_T' AS AGE, '_T' AS URBANISATION,
-               CASE WHEN COVERAGE >= {min_coverage} THEN OBS_VALUE END AS OBS_VALUE, UNIT_MEASURE,
+               CASE WHEN NOT ({few}) AND NOT ({low}) THEN OBS_VALUE END AS OBS_VALUE, UNIT_MEASURE,
                CAST(NULL AS DOUBLE) AS STD_ERR, CAST(NULL AS DOUBLE) AS CI_LOWER, CAST(NULL AS DOUBLE) AS CI_UPPER,
-               CAST(NULL AS DOUBLE) AS CV, CAST(NULL AS DOUBLE) AS N_UNWEIGHTED,
-               CASE WHEN COVERAGE >= {min_coverage} THEN 'A' ELSE 'M' END AS OBS_STATUS, 'F' AS CONF_STATUS,
+               CAST(NULL AS BIGINT) AS N_UNWEIGHTED,
+               CASE WHEN {low} THEN 'L' WHEN {few} THEN 'Q' ELSE 'A' END AS OBS_STATUS,
+               CASE WHEN NOT ({low}) AND {few} THEN 'A' ELSE 'F' END AS CONF_STATUS, {comment} AS COMMENT_OBS,
                COVERAGE, SOURCE_ID
         FROM ({union}) WHERE COVERAGE > 0"""
 
 
+def _percent(share: float) -> str:
+    return f"{100 * share:g}"
+
+
+def _pct(share: str) -> str:
+    """SQL: a share as a whole percentage, e.g. '62%'."""
+    return f"CAST(round(100 * ({share})) AS BIGINT) || '%'"
+
+
+def _comments(rules: list[tuple[str, str]]) -> str:
+    """SQL: the texts of the rules whose condition holds, joined by '; ' (NULL when none)."""
+    parts = ", ".join(f"CASE WHEN {condition} THEN {text} END" for condition, text in rules)
+    return f"nullif(concat_ws('; ', {parts}), '')"
+
+
 # ------------------------------------------------------------------------- other sources: country values
-def country_values_sql(indicators: list[Indicator], country_observations: str, min_coverage: float) -> str | None:
-    """Group values from published country values (survey estimates, incidents, questionnaire answers)."""
+def contributions_sql(indicators: list[Indicator], country_observations: str) -> str | None:
+    """Every published country value that enters a group value: one row per cell, group and member, with the
+    member's weights. `value_weight` weighs the value (weighted_mean: the population times the cell's share of
+    the surveyed population; country_mean: 1; sum: the population, for coverage only); `base_weight` is the
+    member's population, which coverage is counted in."""
     selected = [i for i in indicators if i.aggregation_method in ("weighted_mean", "sum", "country_mean")]
     if not selected:
         return None
-    spec = ", ".join(f"('{i.code}', '{i.aggregation_method}', {_sql_text(i.aggregation.get('weight'))}, "
-                     f"{int(i.decimals)}, '{i.unit}')" for i in selected)
-    value = published_rounding_by("value", "decimals_")
+    spec = ", ".join(f"('{i.code}', '{i.aggregation_method}', {_sql_text(i.aggregation.get('weight'))})"
+                     for i in selected)
     return f"""
-        WITH spec(INDICATOR, method, weight, decimals_, unit) AS (VALUES {spec}),
-        obs AS (
-            SELECT o.INDICATOR, o.REF_AREA, o.TIME_PERIOD, o.SEX, o.AGE, o.URBANISATION, o.OBS_VALUE,
-                   o.STD_ERR, o.N_UNWEIGHTED, o.OBS_STATUS, o.SOURCE_ID
-            FROM ({country_observations}) o JOIN spec USING (INDICATOR)
-            WHERE o.OBS_VALUE IS NOT NULL AND o.CONF_STATUS = 'F'),
-        cells AS (SELECT DISTINCT o.INDICATOR, o.TIME_PERIOD, o.SEX, o.AGE, o.URBANISATION, s.method, s.weight,
-                         s.decimals_, s.unit
-                  FROM obs o JOIN spec s USING (INDICATOR)),
-        weights AS ({WEIGHTS_SQL}),
-        frame AS (
-            -- every member of every group for every cell that some country has, with its weight and value
-            SELECT c.*, g.group_code, g.iso3, w.w, o.OBS_VALUE AS v, o.STD_ERR AS se, o.N_UNWEIGHTED AS n,
-                   o.OBS_STATUS AS status, o.SOURCE_ID AS source_id,
-                   -- a count adds up whether or not its country has a weight (the weight only measures coverage)
-                   o.OBS_VALUE IS NOT NULL AND (c.method <> 'weighted_mean' OR w.w IS NOT NULL) AS usable
-            FROM cells c CROSS JOIN {MEMBERS_TABLE} g
-            LEFT JOIN weights w ON w.ref_area = g.iso3 AND w.year = c.TIME_PERIOD AND w.weight = c.weight
-            LEFT JOIN obs o ON o.INDICATOR = c.INDICATOR AND o.REF_AREA = g.iso3
-                AND o.TIME_PERIOD = c.TIME_PERIOD AND o.SEX = c.SEX AND o.AGE = c.AGE
-                AND o.URBANISATION = c.URBANISATION),
+        WITH spec(INDICATOR, method, weight) AS (VALUES {spec}),
+        weights AS ({WEIGHTS_SQL})
+        SELECT o.INDICATOR, g.group_code AS REF_AREA, o.TIME_PERIOD, o.SEX, o.AGE, o.URBANISATION,
+               o.REF_AREA AS MEMBER, s.method, s.weight, o.OBS_VALUE AS value, o.STD_ERR AS std_err,
+               o.N_UNWEIGHTED AS n, o.OBS_STATUS AS status, o.SOURCE_ID AS source_id, w.w AS base_weight,
+               CASE s.method WHEN 'weighted_mean' THEN w.w * coalesce(o.POPULATION_SHARE, 1)
+                             WHEN 'country_mean' THEN 1.0 ELSE w.w END AS value_weight
+        FROM ({country_observations}) o JOIN spec s USING (INDICATOR)
+        JOIN {MEMBERS_TABLE} g ON g.iso3 = o.REF_AREA
+        LEFT JOIN weights w ON w.ref_area = o.REF_AREA AND w.year = o.TIME_PERIOD AND w.weight = s.weight
+        -- published values only; a weighted mean needs the member's weight, a count adds up without one
+        WHERE o.OBS_VALUE IS NOT NULL AND o.CONF_STATUS = 'F'
+          AND (s.method <> 'weighted_mean' OR w.w IS NOT NULL)"""
+
+
+def country_values_sql(indicators: list[Indicator], min_coverage: float) -> str | None:
+    """Group values from the contributions table (survey estimates, incidents, questionnaire answers)."""
+    selected = [i for i in indicators if i.aggregation_method in ("weighted_mean", "sum", "country_mean")]
+    if not selected:
+        return None
+    spec = ", ".join(f"('{i.code}', '{i.unit}', {i.min_countries}, "
+                     f"{'NULL' if i.max_country_share is None else float(i.max_country_share)})" for i in selected)
+    few = "countries < min_countries"
+    dominated = "max_share IS NOT NULL AND top_share > max_share + 1e-12"
+    low = f"coverage < {min_coverage}"
+    partial = "method = 'sum' AND coverage < 1 - 1e-9"
+    shown = f"NOT ({few}) AND NOT ({dominated}) AND NOT ({low})"
+    comment = _comments([
+        (low, f"'coverage ' || {_pct('coverage')} || '<{_percent(min_coverage)}%'"),
+        (few, "'countries<' || min_countries || ' (' || countries || ' reporting)'"),
+        (dominated, f"'one country holds ' || {_pct('top_share')} || ' of the weight (max ' || {_pct('max_share')} "
+                    "|| ')'"),
+        (f"{shown} AND {partial}", f"'partial total: members covering ' || {_pct('coverage')}"),
+        (f"{shown} AND any_low", "'rests on a low-reliability value'")])
+    z = Z_95
+    return f"""
+        WITH spec(INDICATOR, unit, min_countries, max_share) AS (VALUES {spec}),
+        member_weights AS ({WEIGHTS_SQL}),
+        group_weights AS (
+            -- the denominators of coverage: every member with a weight that year, and every member
+            SELECT g.group_code, w.year, w.weight, sum(w.w) AS total_weight
+            FROM {MEMBERS_TABLE} g JOIN member_weights w ON w.ref_area = g.iso3 GROUP BY ALL),
+        group_sizes AS (SELECT group_code, count(*) AS members FROM {MEMBERS_TABLE} GROUP BY 1),
         grouped AS (
-            SELECT INDICATOR, group_code AS REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION, unit, method,
-                   any_value(decimals_) AS decimals_,
-                   CASE any_value(method)
-                       WHEN 'weighted_mean' THEN sum(v * w) FILTER (WHERE usable) / sum(w) FILTER (WHERE usable)
-                       WHEN 'sum' THEN sum(v) FILTER (WHERE usable)
-                       ELSE avg(v) FILTER (WHERE usable) END AS value,
-                   CASE any_value(method)
-                       WHEN 'country_mean' THEN count(*) FILTER (WHERE usable) / count(*)
-                       ELSE coalesce(sum(w) FILTER (WHERE usable), 0) / nullif(sum(w), 0) END AS coverage,
+            SELECT c.INDICATOR, c.REF_AREA, c.TIME_PERIOD, c.SEX, c.AGE, c.URBANISATION,
+                   any_value(c.method) AS method, any_value(c.weight) AS weight, count(*) AS countries,
+                   CASE any_value(c.method)
+                       WHEN 'weighted_mean' THEN sum(c.value * c.value_weight) / sum(c.value_weight)
+                       WHEN 'sum' THEN sum(c.value)
+                       ELSE avg(c.value) END AS value,
                    -- a standard error only when every contributing value has one (independent samples)
-                   CASE WHEN count(se) FILTER (WHERE usable) = count(*) FILTER (WHERE usable) THEN
-                       CASE any_value(method)
-                           WHEN 'weighted_mean' THEN sqrt(sum(w * w * se * se) FILTER (WHERE usable))
-                                                     / sum(w) FILTER (WHERE usable)
-                           WHEN 'sum' THEN sqrt(sum(se * se) FILTER (WHERE usable))
-                           ELSE sqrt(sum(se * se) FILTER (WHERE usable)) / count(*) FILTER (WHERE usable) END
+                   CASE WHEN count(c.std_err) = count(*) THEN
+                       CASE any_value(c.method)
+                           WHEN 'sum' THEN sqrt(sum(c.std_err * c.std_err))
+                           ELSE sqrt(sum(c.value_weight * c.value_weight * c.std_err * c.std_err))
+                                / sum(c.value_weight) END
                    END AS se,
-                   sum(n) FILTER (WHERE usable) AS n,
-                   bool_or(status = 'E') FILTER (WHERE usable) AS any_flagged,
-                   array_to_string(list_sort(list_distinct(list(source_id) FILTER (WHERE usable))), '+')
-                       AS source_id
-            FROM frame
-            GROUP BY INDICATOR, group_code, TIME_PERIOD, SEX, AGE, URBANISATION, unit, method
-            HAVING count(*) FILTER (WHERE usable) > 0),
-        published AS (SELECT *, coverage >= {min_coverage} AS shown FROM grouped)
+                   max(c.value_weight) / nullif(sum(c.value_weight), 0) AS top_share,
+                   sum(c.base_weight) AS covered_weight,
+                   sum(c.n) AS n, bool_or(c.status = 'U') AS any_low,
+                   array_to_string(list_sort(list_distinct(list(c.source_id))), '+') AS source_id
+            FROM {CONTRIBUTIONS_TABLE} c
+            GROUP BY c.INDICATOR, c.REF_AREA, c.TIME_PERIOD, c.SEX, c.AGE, c.URBANISATION),
+        ruled AS (
+            SELECT g.*, s.unit, s.min_countries, s.max_share,
+                   CASE WHEN g.method = 'country_mean' THEN g.countries / z.members
+                        -- least(): the same weights summed in another order may exceed 1 by a rounding error
+                        ELSE least(1.0, coalesce(g.covered_weight, 0) / nullif(t.total_weight, 0)) END AS coverage
+            FROM grouped g JOIN spec s USING (INDICATOR)
+            LEFT JOIN group_weights t ON t.group_code = g.REF_AREA AND t.year = g.TIME_PERIOD
+                AND t.weight = g.weight
+            JOIN group_sizes z ON z.group_code = g.REF_AREA)
         SELECT INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION,
-               CASE WHEN shown THEN {value} END AS OBS_VALUE, unit AS UNIT_MEASURE,
-               CASE WHEN shown THEN {published_rounding_by("se", "decimals_ + 2")} END AS STD_ERR,
-               CASE WHEN shown AND se IS NOT NULL
-                    THEN {published_rounding_by(_bounded("value - " + str(Z_95) + " * se"), "decimals_")} END AS CI_LOWER,
-               CASE WHEN shown AND se IS NOT NULL
-                    THEN {published_rounding_by(_bounded("value + " + str(Z_95) + " * se"), "decimals_")} END AS CI_UPPER,
-               CASE WHEN shown AND value > 0 THEN {published_rounding("100 * se / value", "1")} END AS CV,
-               CASE WHEN shown THEN n END AS N_UNWEIGHTED,
-               CASE WHEN NOT shown THEN 'M' WHEN any_flagged THEN 'E' ELSE 'A' END AS OBS_STATUS,
-               'F' AS CONF_STATUS, coverage AS COVERAGE, source_id AS SOURCE_ID
-        FROM published"""
+               CASE WHEN {shown} THEN value END AS OBS_VALUE, unit AS UNIT_MEASURE,
+               CASE WHEN {shown} THEN se END AS STD_ERR,
+               CASE WHEN {shown} AND se IS NOT NULL THEN {_bounded(f"value - {z} * se")} END AS CI_LOWER,
+               CASE WHEN {shown} AND se IS NOT NULL THEN {_bounded(f"value + {z} * se")} END AS CI_UPPER,
+               CAST(CASE WHEN {shown} THEN n END AS BIGINT) AS N_UNWEIGHTED,
+               CASE WHEN {low} THEN 'L' WHEN {few} OR {dominated} THEN 'Q' WHEN {partial} THEN 'E'
+                    WHEN any_low THEN 'U' ELSE 'A' END AS OBS_STATUS,
+               CASE WHEN {low} THEN 'F' WHEN {few} THEN 'A' WHEN {dominated} THEN 'O' ELSE 'F' END AS CONF_STATUS,
+               {comment} AS COMMENT_OBS, coverage AS COVERAGE, source_id AS SOURCE_ID
+        FROM ruled"""
 
 
 def _bounded(expression: str) -> str:
@@ -191,10 +250,12 @@ def _sql_text(value: str | None) -> str:
 # -------------------------------------------------------------------------------------------------- entry
 def compute_aggregates(con: duckdb.DuckDBPyConnection, indicators: list[Indicator], country_observations: str,
                        min_coverage: float = DEFAULT_MIN_COVERAGE) -> dict[str, int]:
-    """Write estimates.aggregates (the release layout without RELEASE_ID) and quality.aggregation_exclusions.
+    """Write estimates.aggregates (the release layout without RELEASE_ID and CV, unrounded),
+    estimates.group_contributions and quality.aggregation_exclusions.
 
-    `country_observations` is an SQL query returning the published country observations (release layout).
-    Returns the number of group rows per indicator code (withheld rows included).
+    `country_observations` is an SQL query returning the country observations (release layout, unrounded,
+    with POPULATION_SHARE for survey cells). Returns the number of group rows per indicator code (withheld rows
+    included).
     """
     min_coverage = check_min_coverage(min_coverage)
     ensure_schemas(con)
@@ -202,7 +263,15 @@ def compute_aggregates(con: duckdb.DuckDBPyConnection, indicators: list[Indicato
     if any(i.aggregation_method == "group_inputs" for i in indicators):
         build_group_inputs(con)
         parts.append(group_inputs_sql(indicators, min_coverage))
-    parts.append(country_values_sql(indicators, country_observations, min_coverage))
+    contributions = contributions_sql(indicators, country_observations)
+    if contributions:
+        con.execute(f"CREATE OR REPLACE TABLE {CONTRIBUTIONS_TABLE} AS {contributions}")
+        con.execute(f"""CREATE OR REPLACE TABLE {CONTRIBUTIONS_TABLE} AS
+                        SELECT *, value_weight / sum(value_weight) OVER (PARTITION BY INDICATOR, REF_AREA,
+                               TIME_PERIOD, SEX, AGE, URBANISATION) AS share_of_weight
+                        FROM {CONTRIBUTIONS_TABLE}
+                        ORDER BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION, MEMBER""")
+        parts.append(country_values_sql(indicators, min_coverage))
     parts = [p for p in parts if p]
     if not parts:
         raise ConfigError("no registry entry declares how to aggregate (field 'aggregation')")
@@ -243,13 +312,37 @@ def audit_aggregates(con: duckdb.DuckDBPyConnection, indicators: list[Indicator]
     """Rules every group value keeps; each count must be 0 (the blocking check of the aggregates asset)."""
     # shares of people are within [0, 100]; growth rates in percent are not
     shares = ", ".join(f"'{i.code}'" for i in indicators if i.unit == "percent" and i.method != "growth") or "''"
-    return {k: int(v) for k, v in con.execute(f"""
+    counts = {k: int(v) for k, v in con.execute(f"""
         SELECT
           count(*) FILTER (WHERE COVERAGE IS NULL OR COVERAGE < 0 OR COVERAGE > 1 + 1e-9) AS coverage_not_a_share,
-          count(*) FILTER (WHERE COVERAGE < {min_coverage} AND (OBS_VALUE IS NOT NULL OR OBS_STATUS <> 'M'))
-              AS shown_below_min_coverage,
-          count(*) FILTER (WHERE COVERAGE >= {min_coverage} AND OBS_VALUE IS NULL) AS withheld_above_min_coverage,
+          count(*) FILTER (WHERE COVERAGE < {min_coverage} AND OBS_VALUE IS NOT NULL) AS shown_below_min_coverage,
+          count(*) FILTER (WHERE OBS_VALUE IS NULL AND OBS_STATUS NOT IN ('Q', 'L')) AS withheld_without_reason,
           count(*) FILTER (WHERE REF_AREA NOT IN (SELECT group_code FROM {GROUPS_TABLE})) AS unknown_group,
           count(*) FILTER (WHERE INDICATOR IN ({shares}) AND (OBS_VALUE < 0 OR OBS_VALUE > 100)) AS share_out_of_range,
           count(*) FILTER (WHERE OBS_VALUE < CI_LOWER - 1e-9 OR OBS_VALUE > CI_UPPER + 1e-9) AS outside_ci
         FROM {AGGREGATES_TABLE}""").df().iloc[0].to_dict().items()}
+    counts.update(shown_from_too_few_or_one_dominant_country=_shown_against_the_country_rules(con, indicators))
+    return counts
+
+
+def _shown_against_the_country_rules(con: duckdb.DuckDBPyConnection, indicators: list[Indicator]) -> int:
+    """Group values from country values that are shown although fewer than min_countries members contribute
+    or one holds more than max_country_share of the weight (recounted from estimates.group_contributions)."""
+    selected = [i for i in indicators if i.aggregation_method in ("weighted_mean", "sum", "country_mean")]
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema || '.' || table_name = ?",
+                         [CONTRIBUTIONS_TABLE]).fetchone()[0]
+    if not selected or not exists:
+        return 0
+    spec = ", ".join(f"('{i.code}', {i.min_countries}, "
+                     f"{'NULL' if i.max_country_share is None else float(i.max_country_share)})" for i in selected)
+    return int(con.execute(f"""
+        WITH spec(INDICATOR, min_countries, max_share) AS (VALUES {spec}),
+        members AS (SELECT INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION, count(*) AS countries,
+                           max(share_of_weight) AS top_share
+                    FROM {CONTRIBUTIONS_TABLE} GROUP BY ALL)
+        SELECT count(*) FROM {AGGREGATES_TABLE} a JOIN members m USING (INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE,
+                                                                       URBANISATION)
+        JOIN spec s USING (INDICATOR)
+        WHERE a.OBS_VALUE IS NOT NULL
+          AND (m.countries < s.min_countries OR (s.max_share IS NOT NULL AND m.top_share > s.max_share + 1e-12))
+        """).fetchone()[0])

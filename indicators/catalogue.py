@@ -10,7 +10,9 @@ import pandas as pd
 
 from indicators.gaps import derived_series
 from indicators.registry import Indicator
+from schemas.observations import CONF_STATUS, OBS_STATUS
 from schemas.registry import GROUP_PREFIXES
+from schemas.sources import harmonised_sources
 
 DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "indicators.md"
 GROUP_TITLES = {
@@ -33,10 +35,20 @@ def aggregation_text(i: Indicator) -> str:
     if spec["method"] == "none":
         return f"not aggregated: {spec['reason']}"
     if spec["method"] == "group_inputs":
-        return "computed from group inputs (population-weighted rates, summed persons)"
-    if spec["method"] == "country_mean":
-        return "unweighted mean of member countries"
-    return f"{spec['method'].replace('_', ' ')}, weight {spec['weight']}"
+        text = "computed from group inputs (population-weighted rates, summed persons)"
+    elif spec["method"] == "country_mean":
+        text = "unweighted mean of member countries"
+    elif spec["method"] == "weighted_mean":
+        text = f"weighted mean, weight {spec['weight']}"
+        source = harmonised_sources().get(i.source)
+        if source is not None and source.sampled:  # a survey cell is weighted by its own population
+            text += " x the cell's share of the surveyed population"
+    else:
+        text = f"{spec['method'].replace('_', ' ')}, weight {spec['weight']} (partial totals marked E)"
+    rules = f"at least {i.min_countries} reporting countries"
+    if i.max_country_share is not None:
+        rules += f", none above {i.max_country_share:.0%} of the weight"
+    return f"{text}; {rules}"
 
 
 def catalogue_frame(indicators: list[Indicator]) -> pd.DataFrame:
@@ -69,6 +81,22 @@ def _cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ")
 
 
+def _reading_the_statistics() -> list[str]:
+    """How every published statistic is expressed: units, rounding and the status codes (schemas.observations)."""
+    lines = ["", "## Reading the published statistics", "",
+             "Each observation gives its value (`OBS_VALUE`, in the indicator's unit), and for survey estimates, "
+             "their group values and gaps a standard error (`STD_ERR`, same unit), a 95 % interval (`CI_LOWER`, "
+             "`CI_UPPER`) and the **coefficient of variation `CV` in percent** (100 x SE / |value|, from the "
+             "unrounded numbers). Values and interval bounds are rounded to the indicator's decimals below, the "
+             "SE to one more, the CV to one, half away from zero. `N_UNWEIGHTED` is a whole number of cases. "
+             "`COMMENT_OBS` names the rules a flagged or blank cell meets.", "",
+             "| `OBS_STATUS` | SDMX label | used for |", "|---|---|---|"]
+    lines += [f"| {code} | {label} | {use} |" for code, (label, use) in OBS_STATUS.items()]
+    lines += ["", "| `CONF_STATUS` | SDMX label | used for |", "|---|---|---|"]
+    lines += [f"| {code} | {label} | {use} |" for code, (label, use) in CONF_STATUS.items()]
+    return lines
+
+
 def render_markdown(indicators: list[Indicator]) -> str:
     counts = {g: sum(1 for i in indicators if i.group == g) for g in GROUP_PREFIXES}
     series = derived_series(indicators)
@@ -76,12 +104,14 @@ def render_markdown(indicators: list[Indicator]) -> str:
              "<!-- Generated from indicators/registry/*.yaml by `cop indicators docs`; do not edit by hand. -->", "",
              f"{len(indicators)} indicators in six groups. Each is defined once, in the registry file named below; "
              "expressions are SQL over the harmonised source's variables. Default reliability rules (DESIGN.md 4.4): "
-             "suppressed below 25 unweighted cases or above 33.3 % CV, flagged below 50 cases or above 16.6 % CV. "
+             "suppressed below 25 unweighted cases or above 33.3 % CV, low reliability (U) below 50 cases or above "
+             "16.6 % CV. "
              f"Group values (world, regions, development and income groups) follow each entry's `aggregation`; "
              f"{len(series)} derived series (gender parity index `_GPI`, urban-rural gap `_URG`) follow by rule "
              "from the survey proportions (see docs/methodology.md).",
              "", "| group | indicators |", "|---|---|"]
     lines += [f"| [{GROUP_TITLES[g]}](#{g.replace('_', '-')}) | {n} |" for g, n in counts.items()]
+    lines += _reading_the_statistics()
     for group in GROUP_PREFIXES:
         members = [i for i in indicators if i.group == group]
         lines += ["", f'<a id="{group.replace("_", "-")}"></a>', f"## {GROUP_TITLES[group]}", ""]
@@ -104,7 +134,8 @@ def render_markdown(indicators: list[Indicator]) -> str:
             thresholds = {k: v for k, v in i.reliability.items()}
             if thresholds != {"min_n": 25, "flag_n": 50, "max_cv": 33.3, "flag_cv": 16.6}:
                 lines.append(f"- reliability: suppressed below {thresholds['min_n']} cases or above "
-                             f"{thresholds['max_cv']} % CV; flagged below {thresholds['flag_n']} cases or above "
+                             f"{thresholds['max_cv']} % CV; low reliability below {thresholds['flag_n']} cases "
+                             "or above "
                              f"{thresholds['flag_cv']} % CV")
             lines.append(f"- group values: {aggregation_text(i)}")
             derived = [d for d in series if d.base.code == i.code]

@@ -1,8 +1,8 @@
 """Compile country-level registry entries (methods `value` and `growth`) to DuckDB SQL and run them.
 
 The result, estimates.country_year, holds one row per indicator, country and year in the SDMX-shaped
-column names of the release (DESIGN.md 4.3). Values are rounded to the entry's `decimals` here, once, so
-that every output of a release shows the same number (see published_rounding).
+column names of the release (DESIGN.md 4.3). Values are kept unrounded: they are rounded once, when the release
+is assembled (indicators.publication), so that group values and growth rest on the numbers as reported.
 """
 
 from __future__ import annotations
@@ -21,21 +21,6 @@ COUNTRY_LEVEL_METHODS = ("value", "growth")
 ESTIMATES_TABLE = "estimates.country_year"
 
 
-def published_rounding(expression: str, decimals: int) -> str:
-    """Round as a person checking by hand does: on the decimal value, ties away from zero.
-
-    Rounding the binary double directly would publish 0.61 for an input typed as 0.615 (stored as
-    0.61499999...); casting to DECIMAL first rounds the number as written.
-    """
-    return f"CAST(round(CAST({expression} AS DECIMAL(38, 12)), {int(decimals)}) AS DOUBLE)"
-
-
-def published_rounding_by(expression: str, decimals_column: str) -> str:
-    """published_rounding with the number of decimals read from a column (it differs between indicators)."""
-    cases = " ".join(f"WHEN {d} THEN {published_rounding(expression, d)}" for d in range(0, 9))
-    return f"CASE {decimals_column} {cases} END"
-
-
 def is_country_level(indicator: Indicator) -> bool:
     return indicator.source in COUNTRY_LEVEL_SOURCES and indicator.method in COUNTRY_LEVEL_METHODS
 
@@ -44,8 +29,9 @@ def compile_country_indicator(indicator: Indicator, table: str | None = None, wi
     """SELECT INDICATOR, REF_AREA, TIME_PERIOD, OBS_VALUE, UNIT_MEASURE, SOURCE_ID for one registry entry.
 
     `table` defaults to the harmonised country-year table; aggregation passes its group-level table (same
-    variable columns, plus `<variable>__coverage`), and `with_coverage` adds COVERAGE: the smallest coverage of
-    the variables the value rests on (of both years for growth).
+    variable columns, plus `<variable>__coverage` and `<variable>__countries`), and `with_coverage` adds
+    COVERAGE and COUNTRIES: the smallest coverage and number of reporting countries of the variables the value
+    rests on (of both years for growth).
     """
     table = table or COUNTRY_LEVEL_SOURCES[indicator.source]
     columns = referenced_columns(indicator.value)
@@ -54,12 +40,14 @@ def compile_country_indicator(indicator: Indicator, table: str | None = None, wi
                  + ", ".join(f"{c}__source" for c in columns) + "))), '+')") if columns else "NULL"
     coverage = (f"least({', '.join(f'{c}__coverage' for c in columns)})"
                 if with_coverage and columns else "CAST(NULL AS DOUBLE)")
+    countries = (f"least({', '.join(f'{c}__countries' for c in columns)})"
+                 if with_coverage and columns else "CAST(NULL AS BIGINT)")
     where = f"WHERE ({indicator.universe})" if indicator.universe else ""
     base = (f"SELECT ref_area, year, CAST(({indicator.value}) AS DOUBLE) AS v, {source_id} AS source_id, "
-            f"{coverage} AS coverage FROM {table} {where}")
+            f"{coverage} AS coverage, {countries} AS countries FROM {table} {where}")
     head = (f"SELECT '{indicator.code}' AS INDICATOR, ref_area AS REF_AREA, year AS TIME_PERIOD, "
-            f"{published_rounding('obs', indicator.decimals)} AS OBS_VALUE, '{indicator.unit}' AS UNIT_MEASURE, "
-            f"source_id AS SOURCE_ID" + (", coverage AS COVERAGE" if with_coverage else ""))
+            f"obs AS OBS_VALUE, '{indicator.unit}' AS UNIT_MEASURE, "
+            f"source_id AS SOURCE_ID" + (", coverage AS COVERAGE, countries AS COUNTRIES" if with_coverage else ""))
     if indicator.method == "value":
         return f"{head} FROM (SELECT *, v AS obs FROM ({base})) WHERE obs IS NOT NULL"
     kind, periods = indicator.growth.get("kind"), indicator.growth.get("periods")
@@ -76,7 +64,7 @@ def compile_country_indicator(indicator: Indicator, table: str | None = None, wi
     # the value rests on two years, possibly from two files: name both
     both = "array_to_string(list_sort(list_distinct(string_split(t.source_id || '+' || b.source_id, '+'))), '+')"
     return (f"{head} FROM (SELECT t.ref_area, t.year, {change} AS obs, {both} AS source_id, "
-            f"least(t.coverage, b.coverage) AS coverage "
+            f"least(t.coverage, b.coverage) AS coverage, least(t.countries, b.countries) AS countries "
             f"FROM ({base}) t JOIN ({base}) b ON b.ref_area = t.ref_area AND b.year = t.year - {periods} "
             f"WHERE t.v IS NOT NULL AND {guard})")
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from indicators.country_level import published_rounding
 from indicators.errors import ConfigError, CopError
 from indicators.harmonise import WIDE_TABLE
 from indicators.registry import Indicator
@@ -213,7 +212,7 @@ def compile_incident_indicator(indicator: Indicator) -> str:
                           f"computed from incident reports ({', '.join(INCIDENT_METHODS)})")
     universe = f" AND ({indicator.universe})" if indicator.universe else ""
     return (f"SELECT '{indicator.code}' AS INDICATOR, country AS REF_AREA, year AS TIME_PERIOD, "
-            f"{published_rounding('obs', indicator.decimals)} AS OBS_VALUE, '{indicator.unit}' AS UNIT_MEASURE, "
+            f"obs AS OBS_VALUE, '{indicator.unit}' AS UNIT_MEASURE, "
             f"source_id AS SOURCE_ID FROM ("
             f"SELECT country, year, {obs} AS obs, {_source_id(columns)} AS source_id FROM {STAGING_TABLE} "
             f"WHERE incident_type = '{ALL_TYPES}'{universe}) WHERE obs IS NOT NULL")

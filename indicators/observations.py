@@ -1,9 +1,10 @@
 """The published observation set, assembled in SQL from the estimates tables (DESIGN.md 4.3 layout).
 
 Country observations come from estimates.country_year and estimates.incidents (country-level values: status A,
-no sampling error) and estimates.survey_* (survey estimates with their quality columns). Group values
-(estimates.aggregates) and gaps (estimates.gaps) are computed from the country observations and added to them
-for the release. Every query here returns the release layout without RELEASE_ID.
+no sampling error) and estimates.survey_* (survey estimates and country gaps with their quality columns). Group
+values (estimates.aggregates) and their gaps (estimates.gaps) are computed from the country observations and
+added to them for the release. Every table here is unrounded; release_observations_sql computes CV and rounds
+every statistic once (indicators.publication).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from indicators.aggregation import AGGREGATES_TABLE
 from indicators.country_level import ESTIMATES_TABLE
 from indicators.gaps import GAPS_TABLE
 from indicators.incidents import ESTIMATES_TABLE as INCIDENTS_TABLE
+from indicators.publication import finish_observations_sql
 
+# the release layout before CV and RELEASE_ID are added
 LAYOUT = ("INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION, OBS_VALUE, UNIT_MEASURE, STD_ERR, CI_LOWER, "
-          "CI_UPPER, CV, N_UNWEIGHTED, OBS_STATUS, CONF_STATUS, COVERAGE, SOURCE_ID")
+          "CI_UPPER, N_UNWEIGHTED, OBS_STATUS, CONF_STATUS, COMMENT_OBS, COVERAGE, SOURCE_ID")
+GAP_SUFFIX = r"_(GPI|URG)$"
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -32,14 +36,15 @@ def survey_estimate_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def country_observations_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """Every country observation, one delivery per indicator, country and period."""
+    """Every country observation, one delivery per indicator, country and period, in the release layout plus
+    POPULATION_SHARE (a survey cell's share of the surveyed population) and CELL_COVARIANCE (a gap's)."""
     country_tables = [ESTIMATES_TABLE] + [t for t in (INCIDENTS_TABLE,) if table_exists(con, t)]
     country = " UNION ALL BY NAME ".join(f"SELECT * FROM {t}" for t in country_tables)
     survey = "".join(f"""
         UNION ALL
         SELECT INDICATOR, REF_AREA, CAST(TIME_PERIOD AS BIGINT), SEX, AGE, URBANISATION, OBS_VALUE, UNIT_MEASURE,
-               STD_ERR, CI_LOWER, CI_UPPER, CV, N_UNWEIGHTED, OBS_STATUS, CONF_STATUS, CAST(NULL AS DOUBLE),
-               SOURCE_ID
+               STD_ERR, CI_LOWER, CI_UPPER, CAST(N_UNWEIGHTED AS BIGINT), OBS_STATUS, CONF_STATUS, COMMENT_OBS,
+               CAST(NULL AS DOUBLE), SOURCE_ID, POPULATION_SHARE, CELL_COVARIANCE
         FROM {table}""" for table in survey_estimate_tables(con))
     return f"""
         SELECT * FROM (
@@ -47,21 +52,41 @@ def country_observations_sql(con: duckdb.DuckDBPyConnection) -> str:
                '_T' AS SEX, '_T' AS AGE, '_T' AS URBANISATION,
                OBS_VALUE, UNIT_MEASURE,
                CAST(NULL AS DOUBLE) AS STD_ERR, CAST(NULL AS DOUBLE) AS CI_LOWER, CAST(NULL AS DOUBLE) AS CI_UPPER,
-               CAST(NULL AS DOUBLE) AS CV, CAST(NULL AS DOUBLE) AS N_UNWEIGHTED,
-               'A' AS OBS_STATUS, 'F' AS CONF_STATUS, CAST(NULL AS DOUBLE) AS COVERAGE, SOURCE_ID
+               CAST(NULL AS BIGINT) AS N_UNWEIGHTED, 'A' AS OBS_STATUS, 'F' AS CONF_STATUS,
+               CAST(NULL AS VARCHAR) AS COMMENT_OBS, CAST(NULL AS DOUBLE) AS COVERAGE, SOURCE_ID,
+               CAST(NULL AS DOUBLE) AS POPULATION_SHARE, CAST(NULL AS DOUBLE) AS CELL_COVARIANCE
         FROM ({country}){survey})
         -- two deliveries for one country and wave: publish all cells of the one with more cases in the total,
-        -- never a mix (complementary suppression holds within one delivery)
+        -- never a mix (complementary suppression holds within one delivery); a gap follows its indicator
         QUALIFY SOURCE_ID = first(SOURCE_ID) OVER (
-            PARTITION BY INDICATOR, REF_AREA, TIME_PERIOD
-            ORDER BY CASE WHEN SEX = '_T' AND AGE = '_T' AND URBANISATION = '_T' THEN N_UNWEIGHTED END
+            PARTITION BY regexp_replace(INDICATOR, '{GAP_SUFFIX}', ''), REF_AREA, TIME_PERIOD
+            ORDER BY CASE WHEN SEX = '_T' AND AGE = '_T' AND URBANISATION = '_T'
+                          AND NOT regexp_matches(INDICATOR, '{GAP_SUFFIX}') THEN N_UNWEIGHTED END
                      DESC NULLS LAST, SOURCE_ID)"""
 
 
-def release_observations_sql(con: duckdb.DuckDBPyConnection, release_id: str) -> str:
-    """Country observations, group values and gaps, with the release id, in the published order."""
+def unrounded_observations_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """Country observations, group values and gaps in the release layout (without CV), unrounded."""
     parts = [country_observations_sql(con)] + [f"SELECT {LAYOUT} FROM {t}" for t in (AGGREGATES_TABLE, GAPS_TABLE)
                                                 if table_exists(con, t)]
-    union = "\nUNION ALL\n".join(f"SELECT {LAYOUT} FROM ({p})" for p in parts)
-    return (f"SELECT *, '{release_id}' AS RELEASE_ID FROM ({union})\n"
+    return "\nUNION ALL\n".join(f"SELECT {LAYOUT} FROM ({p})" for p in parts)
+
+
+def release_observations_sql(con: duckdb.DuckDBPyConnection, release_id: str, decimals: dict[str, int]) -> str:
+    """Every observation of the release, CV computed and rounded by `decimals` (INDICATOR -> decimals), with the
+    release id, in the published order."""
+    finished = finish_observations_sql(unrounded_observations_sql(con), decimals)
+    return (f"SELECT *, '{release_id}' AS RELEASE_ID FROM ({finished})\n"
             "ORDER BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION")
+
+
+def country_gaps_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """The country rows of the gap series (with CELL_COVARIANCE), as published."""
+    return f"SELECT * FROM ({country_observations_sql(con)}) WHERE regexp_matches(INDICATOR, '{GAP_SUFFIX}')"
+
+
+def missing_decimals(con: duckdb.DuckDBPyConnection, decimals: dict[str, int]) -> list[str]:
+    """Indicator codes in the observations that `decimals` does not cover (they would be dropped)."""
+    present = {code for (code,) in con.execute(
+        f"SELECT DISTINCT INDICATOR FROM ({unrounded_observations_sql(con)})").fetchall()}
+    return sorted(present - set(decimals))

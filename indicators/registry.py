@@ -22,7 +22,8 @@ import pandas as pd
 import yaml
 
 from indicators.errors import ConfigError
-from schemas.registry import (AGGREGATION_KEYS, AGGREGATION_METHODS, AGGREGATION_WEIGHTS, DEFAULT_RELIABILITY,
+from schemas.registry import (AGGREGATION_KEYS, AGGREGATION_METHODS, AGGREGATION_RULE_KEYS, AGGREGATION_WEIGHTS,
+                              DEFAULT_MAX_COUNTRY_SHARE_SAMPLED, DEFAULT_MIN_COUNTRIES, DEFAULT_RELIABILITY,
                               EXPRESSION_FIELDS, GROUP_PREFIXES, METHOD_FIELDS, OPTIONAL_FIELDS, RELIABILITY_KEYS,
                               REQUIRED_FIELDS, RegistryEntryModel)
 from schemas.sources import HarmonisedSource, harmonised_sources
@@ -78,6 +79,19 @@ class Indicator:
     @property
     def aggregation_method(self) -> str:
         return self.aggregation.get("method", "none")
+
+    @property
+    def min_countries(self) -> int:
+        """Reporting countries a group value needs (schemas.registry.AGGREGATION_RULE_KEYS)."""
+        return int(self.aggregation.get("min_countries", DEFAULT_MIN_COUNTRIES))
+
+    @property
+    def max_country_share(self) -> float | None:
+        """The largest share of a group value's weight one country may hold; None: no limit."""
+        if "max_country_share" in self.aggregation:
+            return float(self.aggregation["max_country_share"])
+        source = harmonised_sources().get(self.source)
+        return DEFAULT_MAX_COUNTRY_SHARE_SAMPLED if source is not None and source.sampled else None
 
 
 def load_registry(registry_dir: Path | None = None) -> list[Indicator]:
@@ -262,9 +276,17 @@ def aggregation_problems(ind: Indicator) -> list[str]:
     if method not in AGGREGATION_METHODS:
         return [f"method {method!r} is not one of {', '.join(AGGREGATION_METHODS)}"]
     needed = AGGREGATION_KEYS[method]
+    allowed = needed + (AGGREGATION_RULE_KEYS if method != "none" else ())
     out = [f"key '{k}' is required by aggregation method {method}" for k in needed if spec.get(k) in (None, "")]
-    out += [f"key '{k}' is not used by aggregation method {method} (it uses {', '.join(needed)})"
-            for k in sorted(set(spec) - set(needed))]
+    out += [f"key '{k}' is not used by aggregation method {method} (it uses {', '.join(allowed)})"
+            for k in sorted(set(spec) - set(allowed))]
+    count = spec.get("min_countries")
+    if "min_countries" in spec and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        out.append(f"min_countries {spec['min_countries']!r} must be a whole number >= 1")
+    share = spec.get("max_country_share")
+    if "max_country_share" in spec and (isinstance(share, bool) or not isinstance(share, (int, float))
+                                        or not 0 < share <= 1):
+        out.append(f"max_country_share {share!r} must be a share in (0, 1]")
     if "weight" in needed and spec.get("weight") and spec["weight"] not in AGGREGATION_WEIGHTS:
         out.append(f"weight {spec['weight']!r} is not one of {', '.join(AGGREGATION_WEIGHTS)}")
     if method == "group_inputs" and ind.source != "ict_country_year":

@@ -24,7 +24,8 @@ from indicators.catalogue import catalogue_frame, render_markdown
 from indicators.charts import ranked_bar_chart, time_series_chart
 from indicators.errors import CopError
 from indicators.files import sha256_file
-from indicators.observations import release_observations_sql, table_exists
+from indicators.gaps import derived_series
+from indicators.observations import missing_decimals, release_observations_sql, table_exists
 from indicators.registry import Indicator
 from schemas.observations import OBSERVATION_COLUMNS, ObservationModel
 
@@ -93,8 +94,12 @@ def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, rele
 
 def _write_release(con, folder: Path, release_id: str, indicators: list[Indicator], inputs: list[dict],
                    counts: dict, synthetic: bool, chart_countries: list[str]) -> None:
-    query = release_observations_sql(con, release_id)
-    observations = con.execute(query).df()[OBSERVATION_COLUMNS]
+    decimals = published_decimals(indicators)
+    unknown = missing_decimals(con, decimals)
+    if unknown:
+        raise CopError(f"observations of {', '.join(unknown)} have no registry entry (no declared decimals)")
+    query = release_observations_sql(con, release_id, decimals)
+    observations = read_observations(con, query)
     ObservationModel.validate(observations, lazy=True)  # audit before anything is published
 
     parquet = folder / "observations.parquet"
@@ -152,6 +157,17 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
         "outputs": outputs,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def published_decimals(indicators: list[Indicator]) -> dict[str, int]:
+    """INDICATOR code -> the decimals its statistics are rounded to: registry entries and derived gap series."""
+    return {i.code: i.decimals for i in indicators} | {s.code: s.decimals for s in derived_series(indicators)}
+
+
+def read_observations(con: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
+    """The release's observations as a frame in the published column types (N_UNWEIGHTED a nullable integer)."""
+    observations = con.execute(query).df()[OBSERVATION_COLUMNS]
+    return observations.astype({"N_UNWEIGHTED": "Int64"})
 
 
 def _point_latest(published_dir: Path, release_id: str) -> None:

@@ -312,11 +312,14 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def estimate_command(args: argparse.Namespace) -> int:
-    """Ad-hoc design-based tabulation of a microdata file, with the pipeline's own engine."""
+    """Ad-hoc design-based tabulation of a microdata file, with the pipeline's own engine and quality rules."""
     import duckdb
+    import numpy as np
 
-    from indicators.estimation.taylor import Design, estimate
+    from indicators.estimation.quality import join_comments, reliability
+    from indicators.estimation.taylor import Design, DesignError, estimate
     from indicators.ingest.microdata import load_table
+    from schemas.registry import DEFAULT_RELIABILITY
 
     chosen = [(k, getattr(args, k)) for k in ("proportion", "mean", "total", "ratio") if getattr(args, k)]
     if len(chosen) != 1:
@@ -339,13 +342,25 @@ def estimate_command(args: argparse.Namespace) -> int:
         design = Design(weight=args.weight, stratum=args.strata, psu=args.psu, fpc=args.fpc,
                         lonely_psu=args.lonely_psu)
         result = estimate(con, "microdata", design, kind, expression, x=x, margins=[by])
+    except DesignError as exc:
+        lines = ""
+        if exc.rows and Path(args.file).suffix.lower() in (".csv", ".txt"):
+            lines = f" (file line(s) {', '.join(str(r + 1) for r in exc.rows)}, the header being line 1)"
+        print(f"cop estimate: {args.file}: {exc}{lines}", file=sys.stderr)
+        return 1
     except duckdb.Error as exc:
         print(f"cop estimate: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     finally:
         con.close()
-    columns = by + ["estimate", "se", "ci_lower", "ci_upper", "df", "cv", "deff", "n_unweighted", "n_weighted"]
-    table = result[columns]
+    status, _, comment = reliability(result["n_unweighted"], result["cv"], result["df"],
+                                     result["flags"].str.contains("boundary"), DEFAULT_RELIABILITY)
+    no_interval = np.where(result["df"] < 1, "no interval (df<1)", "")
+    result["status"] = status
+    result["flags"] = join_comments(comment.to_numpy(), no_interval)
+    columns = by + ["estimate", "se", "ci_lower", "ci_upper", "df", "cv", "deff", "n_unweighted", "n_weighted",
+                    "status", "flags"]
+    table = result[columns].astype({"df": "int64", "n_unweighted": "int64"})
     if args.format == "json":
         print(table.to_json(orient="records", indent=2, double_precision=15))
     else:
@@ -390,12 +405,20 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--report", help="also write an HTML report to this file")
     check.set_defaults(handler=validate)
 
-    tab = commands.add_parser("estimate", help="design-based estimate from a microdata file (no registry entry)")
+    tab = commands.add_parser(
+        "estimate", help="design-based estimate from a microdata file (no registry entry)",
+        description="Design-based estimate (Taylor linearisation, as R's survey) from a microdata file.",
+        epilog="Output: one row per domain with estimate, se, 95%% CI, df (design degrees of freedom of the units "
+               "with the item observed), cv (percent), deff, n_unweighted, n_weighted, status (A normal, U low "
+               "reliability, Q would be suppressed in a release: fewer than 25 cases or CV above 33.3%%) and flags "
+               "(the rules met: n<25, cv>33.3%%, n<50, cv>16.6%%, p=0|100%%, df<2, no interval (df<1)). "
+               "A proportion of 0 or 1 gets a Clopper-Pearson bound on the Korn-Graubard effective sample size.")
     tab.add_argument("file", help="CSV, Parquet, .sav or .dta")
     tab.add_argument("--weight", required=True, help="weight column (or SQL expression)")
     tab.add_argument("--strata", help="stratum column (default: one stratum)")
     tab.add_argument("--psu", help="PSU column (default: each unit is a PSU)")
-    tab.add_argument("--fpc", help="first-stage fpc: number of PSUs in the stratum's population")
+    tab.add_argument("--fpc", help="first-stage fpc: PSUs in the stratum's population (>= 1), or the sampling "
+                                   "fraction (all values <= 1), as R's svydesign")
     tab.add_argument("--proportion", help="boolean expression, e.g. \"internet = 'yes'\"")
     tab.add_argument("--mean", help="variable or expression")
     tab.add_argument("--total", help="variable or expression")

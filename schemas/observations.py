@@ -1,17 +1,74 @@
-"""The published observation: the release's long, SDMX-shaped table (DESIGN.md 4.3)."""
+"""The published observation: the release's long, SDMX-shaped table (DESIGN.md 4.3).
+
+Status and confidentiality codes have the meanings of SDMX's cross-domain code lists CL_OBS_STATUS (2.2) and
+CL_CONF_STATUS (1.2); the release uses the subsets below, each for the stated reason, and nothing else.
+CV is in percent everywhere: 100 x STD_ERR / |OBS_VALUE|, from the unrounded estimates, to 1 decimal.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 OBSERVATION_COLUMNS = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "SEX", "AGE", "URBANISATION", "OBS_VALUE",
                        "UNIT_MEASURE", "STD_ERR", "CI_LOWER", "CI_UPPER", "CV", "N_UNWEIGHTED", "OBS_STATUS",
-                       "CONF_STATUS", "COVERAGE", "SOURCE_ID", "RELEASE_ID"]
-OBS_STATUS_CODES = ["A", "E", "M", "Q"]  # normal, estimated/use with caution, missing, suppressed
-# free; not for publication (primary suppression); confidential; secondary (complementary) suppression
-CONF_STATUS_CODES = ["F", "N", "C", "D"]
+                       "CONF_STATUS", "COMMENT_OBS", "COVERAGE", "SOURCE_ID", "RELEASE_ID"]
+# code -> (SDMX label, when this release uses it)
+OBS_STATUS = {
+    "A": ("Normal value", "a published value with no reliability concern"),
+    "U": ("Low reliability", "a published survey estimate to use with caution: 25-49 cases, CV 16.6-33.3 %, an "
+                             "estimate of 0 % or 100 %, or fewer than 2 design degrees of freedom; a group value "
+                             "or gap resting on such a value (COMMENT_OBS says which)"),
+    "E": ("Estimated value", "a group total (`sum` aggregation) of the reporting members only, COVERAGE below 1: "
+                             "'based on a limited amount of data', a lower bound of the group's total"),
+    "Q": ("Missing value; suppressed", "withheld so that it cannot mislead or disclose: a survey estimate below "
+                                       "the reliability thresholds or suppressed to protect another cell, a group "
+                                       "value with too few reporting countries or dominated by one, a gap whose "
+                                       "cell is suppressed (CONF_STATUS says which)"),
+    "L": ("Missing value; data exist but were not collected",
+          "a group value withheld because the reporting members cover less than the minimum share of the group"),
+    "O": ("Missing value", "a gap that cannot be computed: a cell is missing or withheld for coverage (L), or a "
+                           "parity index over a cell of 0"),
+}
+CONF_STATUS = {
+    "F": ("Free (free for publication)", "every published value, and missing values that hide nothing"),
+    "N": ("Not for publication, restricted for internal use only",
+          "primary suppression of a survey estimate for reliability (fewer than 25 cases or CV above 33.3 %)"),
+    "D": ("Secondary confidentiality set by the sender, not for publication",
+          "complementary suppression: a cell suppressed so that a suppressed cell cannot be recovered from the "
+          "total and the other categories; a gap whose cell is suppressed"),
+    "A": ("Primary confidentiality due to small counts",
+          "a group value resting on fewer than the minimum number of reporting countries (3 by default)"),
+    "O": ("Primary confidentiality due to dominance by one unit",
+          "a group value in which one country holds more than the stated share of the weight"),
+}
+OBS_STATUS_CODES = list(OBS_STATUS)
+CONF_STATUS_CODES = list(CONF_STATUS)
+WITH_VALUE = ("A", "U", "E")  # the statuses of a published value; the others are blank cells
 UNITS = ["percent", "percentage_points", "per_100", "per_100k", "count", "score", "ratio", "days"]
+CV_DECIMALS = 1
+
+
+def decimals_shown(values: pd.Series) -> pd.Series:
+    """The fewest decimals (0-9) that write each number exactly as stored: an upper bound on the rounding
+    error is then half a unit of that decimal (a value published with more decimals only has a smaller one)."""
+    out = pd.Series(9, index=values.index, dtype="int64")
+    v = values.to_numpy(dtype=float)
+    for d in range(9, -1, -1):
+        out[np.isfinite(v) & (np.abs(np.round(v, d) - v) <= 1e-9 * np.maximum(1, np.abs(v)))] = d
+    return out
+
+
+def cv_tolerance(df: pd.DataFrame) -> pd.Series:
+    """How far a published CV may be from 100 x STD_ERR / |OBS_VALUE| computed from the rounded numbers:
+    CV's own rounding (0.05) plus the effect of rounding SE and the value (half a unit of their last decimal)."""
+    value, se = df["OBS_VALUE"].abs(), df["STD_ERR"]
+    half_v = 0.5 * 10.0 ** -decimals_shown(df["OBS_VALUE"])
+    half_se = 0.5 * 10.0 ** -decimals_shown(df["STD_ERR"])
+    low = (value - half_v).clip(lower=1e-300)
+    # the largest and smallest CV the unrounded numbers could have had
+    return 0.5 * 10.0 ** -CV_DECIMALS + 100 * ((se + half_se) / low - se / value).abs() + 1e-9
 
 
 class ObservationModel(pa.DataFrameModel):
@@ -26,17 +83,42 @@ class ObservationModel(pa.DataFrameModel):
     STD_ERR: float = pa.Field(nullable=True, ge=0)
     CI_LOWER: float = pa.Field(nullable=True)
     CI_UPPER: float = pa.Field(nullable=True)
-    CV: float = pa.Field(nullable=True, ge=0)
-    N_UNWEIGHTED: float = pa.Field(nullable=True, ge=0)
+    CV: float = pa.Field(nullable=True, ge=0)  # percent
+    N_UNWEIGHTED: pd.Int64Dtype = pa.Field(nullable=True, ge=0)
     OBS_STATUS: str = pa.Field(isin=OBS_STATUS_CODES)
     CONF_STATUS: str = pa.Field(isin=CONF_STATUS_CODES)
+    COMMENT_OBS: str = pa.Field(nullable=True)
     COVERAGE: float = pa.Field(nullable=True, ge=0, le=1)
     SOURCE_ID: str = pa.Field(nullable=True)
     RELEASE_ID: str
 
-    @pa.dataframe_check(name="a cell without a value is marked missing (M) or suppressed (Q)")
+    @pa.dataframe_check(name="a value is published exactly when OBS_STATUS is A, U or E (blank cells are Q, L or O)")
     def _blank_cells_say_why(cls, df: pd.DataFrame) -> pd.Series:
-        return df["OBS_VALUE"].notna() | df["OBS_STATUS"].isin(["M", "Q"])
+        return df["OBS_VALUE"].notna() == df["OBS_STATUS"].isin(WITH_VALUE)
+
+    @pa.dataframe_check(name="OBS_STATUS Q (suppressed) exactly when CONF_STATUS is not F")
+    def _suppressed_cells_say_why(cls, df: pd.DataFrame) -> pd.Series:
+        return (df["OBS_STATUS"] == "Q") == (df["CONF_STATUS"] != "F")
+
+    @pa.dataframe_check(name="a blank cell publishes no statistic (STD_ERR, CI, CV)")
+    def _blank_cells_are_blank(cls, df: pd.DataFrame) -> pd.Series:
+        return df["OBS_VALUE"].notna() | df[["STD_ERR", "CI_LOWER", "CI_UPPER", "CV"]].isna().all(axis=1)
+
+    @pa.dataframe_check(name="E (estimated: a partial group total) and L (coverage too low) only on group values")
+    def _group_codes_on_groups(cls, df: pd.DataFrame) -> pd.Series:
+        partial = (df["OBS_STATUS"] == "E") & (df["COVERAGE"] < 1)
+        return ~df["OBS_STATUS"].isin(["E", "L"]) | partial | ((df["OBS_STATUS"] == "L") & df["COVERAGE"].notna())
+
+    @pa.dataframe_check(name="CV is in percent: CV = 100 x STD_ERR / |OBS_VALUE| up to rounding")
+    def _cv_in_percent(cls, df: pd.DataFrame) -> pd.Series:
+        measurable = df["CV"].notna() & df["STD_ERR"].notna() & df["OBS_VALUE"].notna() & (df["OBS_VALUE"] != 0)
+        cv = 100 * df["STD_ERR"] / df["OBS_VALUE"].abs()
+        return ~measurable | ((df["CV"] - cv).abs() <= cv_tolerance(df))
+
+    @pa.dataframe_check(name="the interval contains the value")
+    def _ci_contains_value(cls, df: pd.DataFrame) -> pd.Series:
+        bounded = df["CI_LOWER"].notna() & df["CI_UPPER"].notna() & df["OBS_VALUE"].notna()
+        return ~bounded | ((df["CI_LOWER"] <= df["OBS_VALUE"]) & (df["OBS_VALUE"] <= df["CI_UPPER"]))
 
     class Config:
         strict = True

@@ -51,6 +51,16 @@ AGGREGATION_METHODS = ("group_inputs", "weighted_mean", "sum", "country_mean", "
 AGGREGATION_WEIGHTS = ("population_total", "population_0_14", "internet_users")
 AGGREGATION_KEYS = {"group_inputs": ("method",), "weighted_mean": ("method", "weight"),
                     "sum": ("method", "weight"), "country_mean": ("method",), "none": ("method", "reason")}
+# When a group value may be published (besides the minimum coverage of the build), optional for every method but
+# none: at least `min_countries` reporting countries, and no single country holding more than
+# `max_country_share` of the weight. A group value resting on one or two countries would republish them; one
+# dominated by a country would be that country's value under a group's name. The dominance rule applies by
+# default to sample-survey estimates only: country values of administrative sources (ICT, incidents) are
+# published for every country anyway, and large countries legitimately weigh on their regions (China is over
+# 80 % of Eastern Asia's population).
+AGGREGATION_RULE_KEYS = ("min_countries", "max_country_share")
+DEFAULT_MIN_COUNTRIES = 3
+DEFAULT_MAX_COUNTRY_SHARE_SAMPLED = 0.5
 RELIABILITY_KEYS = ("min_n", "flag_n", "max_cv", "flag_cv")
 DEFAULT_RELIABILITY = {"min_n": 25, "flag_n": 50, "max_cv": 33.3, "flag_cv": 16.6}  # DESIGN.md 4.4
 

@@ -18,6 +18,7 @@ class HarmonisedSource:
     table: str
     columns: dict[str, str]  # column -> DuckDB type
     disaggregations: tuple[str, ...]
+    sampled: bool = False  # a sample survey: its country values are estimates with sampling error
 
 
 def duckdb_type(dtype: object) -> str:
@@ -33,10 +34,11 @@ def duckdb_type(dtype: object) -> str:
     return "VARCHAR"
 
 
-def _from_model(name: str, table: str, model: type[pa.DataFrameModel], disaggregations) -> HarmonisedSource:
+def _from_model(name: str, table: str, model: type[pa.DataFrameModel], disaggregations,
+                sampled: bool = False) -> HarmonisedSource:
     schema = model.to_schema()
     return HarmonisedSource(name, table, {c: duckdb_type(col.dtype) for c, col in schema.columns.items()},
-                            tuple(disaggregations))
+                            tuple(disaggregations), sampled)
 
 
 @lru_cache(maxsize=1)
@@ -47,11 +49,11 @@ def harmonised_sources() -> dict[str, HarmonisedSource]:
     sources = [
         ict,
         _from_model("child_survey", "staging.child_survey", child_survey.ChildSurveyModel,
-                    child_survey.DISAGGREGATIONS),
+                    child_survey.DISAGGREGATIONS, sampled=True),
         _from_model("individual_survey", "staging.individual_survey", household_survey.IndividualSurveyModel,
-                    by_source["individual_survey"]),
+                    by_source["individual_survey"], sampled=True),
         _from_model("household_survey", "staging.household_survey", household_survey.HouseholdSurveyModel,
-                    by_source["household_survey"]),
+                    by_source["household_survey"], sampled=True),
         _from_model("national_questionnaire", "staging.national_questionnaire",
                     national_questionnaire.NationalQuestionnaireModel, national_questionnaire.DISAGGREGATIONS),
         _from_model("incidents", "staging.incident_reports", incidents.IncidentReportsModel,

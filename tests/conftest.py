@@ -41,3 +41,20 @@ def harmonised_warehouse(tmp_path):
     yield build
     for con in connections:
         con.close()
+
+
+@pytest.fixture(scope="session")
+def full_sample_build(tmp_path_factory):
+    """`cop build` of the whole bundled sample (ICT, incidents and the 24 survey deliveries), in process, with its
+    own Dagster instance state: (release folder, warehouse path). Built once per test session."""
+    from pipelines import cli
+
+    out = tmp_path_factory.mktemp("full_sample")
+    (out / "dagster.yaml").write_text((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(out))
+        patch.setenv("COP_DAGSTER_STATE", str(out / ".dagster"))
+        code = cli.main(["build", "--out", str(out / "published"), "--warehouse", str(out / "warehouse.duckdb"),
+                         "--release-id", "sample-full"])
+    assert code == 0
+    return out / "published" / "sample-full", out / "warehouse.duckdb"

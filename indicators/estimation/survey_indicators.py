@@ -2,16 +2,20 @@
 
 Every registry entry on a survey source with method proportion, mean, total or ratio is compiled to one call
 of the Taylor engine: domains are country x wave (within the delivering source, whose strata and PSUs make the
-design) and each published disaggregation (SEX, AGE, URBANISATION) with its total. Then the quality rules of
-DESIGN.md 4.4 (thresholds overridable per indicator in the registry):
-- primary suppression: fewer than min_n unweighted cases, or CV above max_cv: OBS_VALUE null, OBS_STATUS Q,
-  CONF_STATUS N (not for publication);
-- flags: fewer than flag_n cases, CV above flag_cv, a 0 % / 100 % cell, or fewer than 2 degrees of freedom:
-  OBS_STATUS E (use with caution);
-- complementary suppression: within one margin (e.g. the sex cells of one indicator, country and wave), when
-  the total is published and exactly one category is suppressed, the published category with the fewest cases
-  is suppressed too (OBS_STATUS Q, CONF_STATUS D), so the suppressed value cannot be recovered from the total
-  and the other sub-totals.
+design) and each published disaggregation (SEX, AGE, URBANISATION) with its total. Then the reliability rules
+(indicators.estimation.quality: suppressed Q/N below min_n cases or above max_cv, low reliability U below flag_n
+cases, above flag_cv, at 0 %/100 % or below 2 df) and complementary suppression: within one margin (e.g. the sex
+cells of one indicator, country and wave), when the total is published and exactly one category is suppressed,
+the published category with the fewest cases is suppressed too (Q/D), so the suppressed value cannot be
+recovered from the total and the other sub-totals.
+
+Gaps (indicators.gaps): for each proportion with the sex disaggregation the gender parity index girls / boys,
+with urbanisation the urban - rural gap, estimated from the same scan with the covariance of the two cells
+(both are domains of one sample). A gap whose cell is suppressed is suppressed (Q/D).
+
+Values are written unrounded (rounding happens once, at release: indicators.publication), with the domain's
+share of the surveyed population (POPULATION_SHARE: its estimated size N_WEIGHTED over the sum of the weights
+of the delivery), by which group values weight the country's child population.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from indicators.estimation.taylor import TOTAL, Design, Estimand, estimate_many
+from indicators.estimation.quality import coefficient_of_variation, join_comments, reliability
+from indicators.estimation.taylor import TOTAL, Contrast, Design, Estimand, estimate_with_contrasts
+from indicators.gaps import DerivedSeries, derived_series
 from indicators.registry import Indicator
 from indicators.warehouse import ensure_schemas
 from schemas.sources import harmonised_sources
@@ -29,18 +35,16 @@ SURVEY_METHODS = ("proportion", "mean", "total", "ratio")
 SURVEY_SOURCES = ("child_survey",)
 # harmonised classifier -> published SDMX dimension
 DIMENSIONS = {"sex": "SEX", "age_band": "AGE", "urbanisation": "URBANISATION"}
+BY = ["source_id", "country", "wave"]
+# the published columns, then what stays in the warehouse for diagnostics and for group values and gaps
 ESTIMATE_COLUMNS = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "SEX", "AGE", "URBANISATION", "OBS_VALUE",
-                    "UNIT_MEASURE", "STD_ERR", "CI_LOWER", "CI_UPPER", "CV", "DEFF", "N_UNWEIGHTED", "N_WEIGHTED",
-                    "DF", "OBS_STATUS", "CONF_STATUS", "SOURCE_ID"]
+                    "UNIT_MEASURE", "STD_ERR", "CI_LOWER", "CI_UPPER", "N_UNWEIGHTED", "OBS_STATUS", "CONF_STATUS",
+                    "COMMENT_OBS", "SOURCE_ID", "DEFF", "N_WEIGHTED", "DF", "POPULATION_SHARE", "CELL_COVARIANCE"]
 ESTIMATE_TYPES = {name: "VARCHAR" for name in ESTIMATE_COLUMNS} | {
-    "TIME_PERIOD": "BIGINT", **{name: "DOUBLE" for name in ("OBS_VALUE", "STD_ERR", "CI_LOWER", "CI_UPPER", "CV",
-                                                              "DEFF", "N_UNWEIGHTED", "N_WEIGHTED", "DF")}}
-
-
-def round_half_away(values: pd.Series, decimals: int) -> pd.Series:
-    """Ties away from zero, as the country-level values (pandas' round() would round half to even)."""
-    scale = 10.0 ** decimals
-    return np.sign(values) * np.floor(np.abs(values) * scale + 0.5) / scale
+    "TIME_PERIOD": "BIGINT", "N_UNWEIGHTED": "BIGINT",
+    **{name: "DOUBLE" for name in ("OBS_VALUE", "STD_ERR", "CI_LOWER", "CI_UPPER", "DEFF", "N_WEIGHTED", "DF",
+                                   "POPULATION_SHARE", "CELL_COVARIANCE")}}
+HIDDEN_WHEN_SUPPRESSED = ["OBS_VALUE", "STD_ERR", "CI_LOWER", "CI_UPPER", "DEFF", "CELL_COVARIANCE"]
 
 
 def age_code(band: str) -> str:
@@ -60,12 +64,19 @@ def is_survey_indicator(indicator: Indicator) -> bool:
 def survey_design(lonely_psu: str = "adjust") -> Design:
     # strata and PSUs are the delivering source's own: prefix them so that two sources never share one
     return Design(weight="weight", stratum="source_id || '/' || stratum", psu="source_id || '/' || stratum || '/' || psu",
-                  fpc="fpc", lonely_psu=lonely_psu)
+                  fpc="fpc", lonely_psu=lonely_psu,
+                  unit_label="source_id || ' respondent ' || respondent_id")
+
+
+def contrast_of(series: DerivedSeries) -> Contrast:
+    column = {v: k for k, v in DIMENSIONS.items()}[series.dimension]
+    kind = "ratio" if series.kind == "gender_parity_index" else "difference"
+    return Contrast(column, series.numerator_cell, series.denominator_cell, kind)
 
 
 def estimate_indicator(con: duckdb.DuckDBPyConnection, indicator: Indicator, lonely_psu: str = "adjust"
                        ) -> pd.DataFrame:
-    """One indicator in every domain, with quality rules applied, in the published column names."""
+    """One indicator in every domain (and its gaps), with quality rules applied, in the published columns."""
     return estimate_indicators(con, [indicator], lonely_psu)[indicator.code]
 
 
@@ -81,48 +92,64 @@ def estimate_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicat
         table = harmonised_sources()[source].table
         estimands = [Estimand(i.method, i.numerator if i.method in ("proportion", "ratio") else i.value,
                               i.denominator if i.method == "ratio" else None, i.universe) for i in members]
-        results = estimate_many(con, table, survey_design(lonely_psu), estimands,
-                                by=["source_id", "country", "wave"], margins=[[]] + [[d] for d in dimensions])
-        for indicator, result in zip(members, results):
-            out[indicator.code] = _published(indicator, result)
+        series = {i.code: derived_series([i]) for i in members}
+        contrasts = sorted({contrast_of(s) for found in series.values() for s in found},
+                           key=lambda c: (c.column, c.first))
+        results, gaps = estimate_with_contrasts(con, table, survey_design(lonely_psu), estimands, by=BY,
+                                                margins=[[]] + [[d] for d in dimensions], contrasts=contrasts)
+        surveyed = _surveyed_population(con, table)
+        for indicator, result, contrast in zip(members, results, gaps):
+            cells = _published(indicator, result, surveyed)
+            gaps = _gap_rows(series[indicator.code], contrast, cells)
+            out[indicator.code] = (pd.concat([cells, gaps], ignore_index=True) if not gaps.empty
+                                   else cells)[ESTIMATE_COLUMNS]
     return out
 
 
-def _published(indicator: Indicator, result: pd.DataFrame) -> pd.DataFrame:
+def _surveyed_population(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    """The population each delivery represents: the sum of its weights, per source, country and wave."""
+    return con.execute(f"""SELECT CAST(source_id AS VARCHAR) AS source_id, CAST(country AS VARCHAR) AS country,
+                                  CAST(wave AS VARCHAR) AS wave, sum(weight) AS surveyed
+                           FROM {table} GROUP BY ALL""").df()
+
+
+def _scale(indicator: Indicator) -> float:
+    return 100.0 if indicator.unit == "percent" else 1.0
+
+
+def _published(indicator: Indicator, result: pd.DataFrame, surveyed: pd.DataFrame) -> pd.DataFrame:
     if result.empty:
         return pd.DataFrame(columns=ESTIMATE_COLUMNS)
     for column in DIMENSIONS:
         if column not in result.columns:
             result[column] = TOTAL
-    # units whose classifier is missing count in the totals but form no publishable category
-    result = result.dropna(subset=list(DIMENSIONS)).reset_index(drop=True)
-    scale = 100.0 if indicator.unit == "percent" else 1.0
+    result = result.merge(surveyed, on=BY, how="left")
+    scale = _scale(indicator)
     out = pd.DataFrame({
         "INDICATOR": indicator.code, "REF_AREA": result["country"], "TIME_PERIOD": result["wave"].astype(int),
         "SEX": result["sex"], "AGE": result["age_band"].map(age_code), "URBANISATION": result["urbanisation"],
         "OBS_VALUE": result["estimate"] * scale, "UNIT_MEASURE": indicator.unit, "STD_ERR": result["se"] * scale,
-        "CI_LOWER": result["ci_lower"] * scale, "CI_UPPER": result["ci_upper"] * scale, "CV": result["cv"],
-        "DEFF": result["deff"], "N_UNWEIGHTED": result["n_unweighted"].astype(float),
-        "N_WEIGHTED": result["n_weighted"], "DF": result["df"].astype(float), "SOURCE_ID": result["source_id"],
-        "_boundary": result["flags"].str.contains("boundary"), "_low_df": result["df"] < 2})
+        "CI_LOWER": result["ci_lower"] * scale, "CI_UPPER": result["ci_upper"] * scale,
+        "N_UNWEIGHTED": result["n_unweighted"].astype("int64"), "SOURCE_ID": result["source_id"],
+        "DEFF": result["deff"], "N_WEIGHTED": result["n_weighted"], "DF": result["df"].astype(float),
+        "POPULATION_SHARE": result["n_weighted"] / result["surveyed"], "CELL_COVARIANCE": np.nan,
+        "_boundary": result["flags"].str.contains("boundary")})
     out = apply_quality_rules(out, indicator.reliability)
-    for column in ("OBS_VALUE", "STD_ERR", "CI_LOWER", "CI_UPPER"):
-        out[column] = round_half_away(out[column], indicator.decimals + 4 if column != "OBS_VALUE"
-                                      else indicator.decimals)
     return out[ESTIMATE_COLUMNS]
 
 
 def apply_quality_rules(cells: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
+    """Reliability rules, then complementary suppression; a suppressed cell keeps its row, values blank."""
     cells = cells.copy()
-    n, cv = cells["N_UNWEIGHTED"], (cells["CV"] * 100).round(9)  # 0.333 is 33.3 %, not 33.300000000000004
-    primary = (n < thresholds["min_n"]) | (cv > thresholds["max_cv"])
-    caution = ((n < thresholds["flag_n"]) | (cv > thresholds["flag_cv"]) | cells["_boundary"] | cells["_low_df"])
-    cells["OBS_STATUS"] = np.where(primary, "Q", np.where(caution, "E", "A"))
-    cells["CONF_STATUS"] = np.where(primary, "N", "F")
+    cv = coefficient_of_variation(cells["STD_ERR"], cells["OBS_VALUE"])
+    status, conf, comment = reliability(cells["N_UNWEIGHTED"], cv, cells["DF"], cells["_boundary"], thresholds)
+    cells["OBS_STATUS"], cells["CONF_STATUS"] = status, conf
+    no_interval = np.where(cells["CI_LOWER"].isna() & cells["OBS_VALUE"].notna(), "no interval (df<1)", "")
+    cells["COMMENT_OBS"] = join_comments(comment.to_numpy(), no_interval)
     cells = _complementary_suppression(cells)
     hidden = cells["OBS_STATUS"] == "Q"
-    cells.loc[hidden, ["OBS_VALUE", "STD_ERR", "CI_LOWER", "CI_UPPER", "CV", "DEFF"]] = np.nan
-    return cells.drop(columns=["_boundary", "_low_df"])
+    cells.loc[hidden, [c for c in HIDDEN_WHEN_SUPPRESSED if c in cells]] = np.nan
+    return cells.drop(columns=["_boundary"])
 
 
 def _complementary_suppression(cells: pd.DataFrame) -> pd.DataFrame:
@@ -141,7 +168,62 @@ def _complementary_suppression(cells: pd.DataFrame) -> pd.DataFrame:
             if suppressed.sum() == 1:
                 partner = categories[~suppressed].sort_values("N_UNWEIGHTED").index[0]
                 cells.loc[partner, ["OBS_STATUS", "CONF_STATUS"]] = ["Q", "D"]
+                cells.loc[partner, "COMMENT_OBS"] = join_comments([cells.loc[partner, "COMMENT_OBS"]],
+                                                                  ["complementary suppression"])[0]
     return cells
+
+
+def _gap_rows(series: list[DerivedSeries], contrasts: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """Each country's gender parity index / urban-rural gap, from the unrounded cells with the design's
+    covariance; blank (Q/D) when either cell is suppressed, U when either cell is of low reliability or the gap
+    has fewer than 2 df, and said in COMMENT_OBS when its interval includes parity (1, or 0 points)."""
+    if contrasts.empty or not series:
+        return pd.DataFrame(columns=ESTIMATE_COLUMNS)
+    frames = []
+    for s in series:
+        c = contrast_of(s)
+        rows = contrasts[(contrasts["column"] == c.column) & (contrasts["first"] == c.first)
+                         & (contrasts["second"] == c.second)]
+        if rows.empty:
+            continue
+        scale = 1.0 if s.kind == "gender_parity_index" else _scale(s.base)
+        cov_scale = _scale(s.base) ** 2
+        parity = 1.0 if s.kind == "gender_parity_index" else 0.0
+        gap = pd.DataFrame({
+            "INDICATOR": s.code, "REF_AREA": rows["country"].to_numpy(),
+            "TIME_PERIOD": rows["wave"].astype(int).to_numpy(), "SEX": TOTAL, "AGE": TOTAL, "URBANISATION": TOTAL,
+            "OBS_VALUE": rows["estimate"].to_numpy() * scale, "UNIT_MEASURE": s.unit,
+            "STD_ERR": rows["se"].to_numpy() * scale, "CI_LOWER": rows["ci_lower"].to_numpy() * scale,
+            "CI_UPPER": rows["ci_upper"].to_numpy() * scale, "SOURCE_ID": rows["source_id"].to_numpy(),
+            "DEFF": np.nan, "N_WEIGHTED": np.nan, "DF": rows["df"].to_numpy(dtype=float),
+            "POPULATION_SHARE": np.nan, "CELL_COVARIANCE": rows["covariance"].to_numpy() * cov_scale})
+        # the two cells as published (status after the reliability rules and complementary suppression)
+        dimension = s.dimension
+        others = [d for d in DIMENSIONS.values() if d != dimension]
+        margin = cells[(cells[others] == TOTAL).all(axis=1)].set_index(["REF_AREA", "TIME_PERIOD", "SOURCE_ID",
+                                                                        dimension])
+        keys = list(zip(gap["REF_AREA"], gap["TIME_PERIOD"], gap["SOURCE_ID"]))
+        first = margin.reindex([(*k, s.numerator_cell) for k in keys])
+        second = margin.reindex([(*k, s.denominator_cell) for k in keys])
+        gap["N_UNWEIGHTED"] = (first["N_UNWEIGHTED"].to_numpy() + second["N_UNWEIGHTED"].to_numpy()).astype("int64")
+        statuses = np.stack([first["OBS_STATUS"].to_numpy(), second["OBS_STATUS"].to_numpy()])
+        suppressed = (statuses == "Q").any(axis=0)
+        undefined = ~np.isfinite(gap["OBS_VALUE"].to_numpy())  # a parity index over a cell of 0
+        low = (statuses == "U").any(axis=0) | (gap["DF"].to_numpy() < 2)
+        with np.errstate(invalid="ignore"):
+            spans_parity = (gap["CI_LOWER"] <= parity) & (parity <= gap["CI_UPPER"])
+        gap["OBS_STATUS"] = np.where(suppressed, "Q", np.where(undefined, "O", np.where(low, "U", "A")))
+        gap["CONF_STATUS"] = np.where(suppressed, "D", "F")
+        gap["COMMENT_OBS"] = join_comments(
+            np.where(suppressed, "a cell is suppressed", ""),
+            np.where(~suppressed & undefined, f"the {s.denominator_cell} cell is 0", ""),
+            np.where(~suppressed & (statuses == "U").any(axis=0), "a cell has low reliability", ""),
+            np.where(~suppressed & (gap["DF"].to_numpy() < 2), "df<2", ""),
+            np.where(~suppressed & ~undefined & spans_parity.to_numpy(), "parity within the 95% CI", ""))
+        blank = suppressed | undefined
+        gap.loc[blank, HIDDEN_WHEN_SUPPRESSED] = np.nan
+        frames.append(gap)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ESTIMATE_COLUMNS)
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -47,6 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from indicators.errors import CopError
+from indicators.estimation.quality import coefficient_of_variation
 
 LONELY_PSU_POLICIES = ("adjust", "remove", "average", "certainty", "fail")
 KINDS = ("proportion", "mean", "total", "ratio")
@@ -122,7 +123,8 @@ def estimate(con: duckdb.DuckDBPyConnection, relation: str, design: Design, kind
     for the fpc rules).
     margins: the further groupings, each a list of columns; [] is the total of the `by` cell. Default [[]].
     Returns one row per domain with the `by` and margin columns ('_T' where a margin is totalled), estimate,
-    se, ci_lower, ci_upper, df, cv, deff, n_unweighted, n_weighted, flags.
+    se, ci_lower, ci_upper, df, cv (percent), deff, n_unweighted, n_weighted, flags ('df<1': no interval;
+    'boundary': an estimated proportion of 0 or 1).
     """
     return estimate_many(con, relation, design, [Estimand(kind, y, x, universe)], by, margins, level)[0]
 
@@ -233,8 +235,8 @@ def _check_weights(con, relation: str, design: Design, finest: pd.DataFrame) -> 
             WHERE w IS NULL OR NOT (w >= 0) ORDER BY unit LIMIT {SHOWN_ROWS}""").fetchall()]
     more = f" and {bad - len(rows)} more" if bad > len(rows) else ""
     raise DesignError(f"weight {design.weight!r} is missing or negative for {bad} unit(s): row(s) "
-                      f"{', '.join(map(str, rows))}{more}; every unit needs a weight >= 0 (a unit without a weight cannot "
-                      "be estimated from: drop it from the file or give it its weight)", rows=rows, count=bad)
+                      f"{', '.join(map(str, rows))}{more}; every unit needs a weight >= 0 (a unit without a weight "
+                      "cannot be estimated from: drop it from the file or give it its weight)", rows=rows, count=bad)
 
 
 def _stratum_name(row: pd.Series, by: list[str]) -> str:
@@ -591,9 +593,8 @@ def _finish(cells, variance, df, kind, by, margin_columns, level):
     else:
         out["estimate"] = out["y_total"] / out["x_total"]
     out["se"] = np.sqrt(out["variance"].clip(lower=0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["cv"] = np.where(out["estimate"] != 0, out["se"] / out["estimate"].abs(), np.nan)
-        out["deff"] = _design_effect(out, kind)
+    out["cv"] = coefficient_of_variation(out["se"], out["estimate"])  # percent
+    out["deff"] = _design_effect(out, kind)
     flags = pd.Series(np.where(out["df"] < 1, "df<1", ""), index=out.index)  # a domain in one PSU: no interval
     t = _t_quantile(level, out["df"])
     if kind == "proportion":

@@ -32,8 +32,9 @@ def survey_estimates_asset(group: str) -> dg.AssetsDefinition:
                                               "status": dg.MetadataValue.json(status)})
 
     @dg.asset_check(asset=_asset, blocking=True, name="estimates_are_coherent",
-                    description="SE >= 0, the CI contains the estimate, percentages within [0, 100], and every "
-                                "suppressed cell (OBS_STATUS Q) has no value.")
+                    description="SE >= 0, the CI contains the estimate, percentages within [0, 100], every "
+                                "suppressed cell (OBS_STATUS Q) has no value and every other cell has one (but "
+                                "a gap that cannot be computed, O).")
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get_connection() as con:
             problems = con.execute(f"""
@@ -43,7 +44,7 @@ def survey_estimates_asset(group: str) -> dg.AssetsDefinition:
                   count(*) FILTER (WHERE UNIT_MEASURE = 'percent' AND (OBS_VALUE < 0 OR OBS_VALUE > 100
                                    OR CI_LOWER < 0 OR CI_UPPER > 100)) AS percent_out_of_range,
                   count(*) FILTER (WHERE OBS_STATUS = 'Q' AND OBS_VALUE IS NOT NULL) AS suppressed_with_value,
-                  count(*) FILTER (WHERE OBS_STATUS <> 'Q' AND OBS_VALUE IS NULL) AS value_missing
+                  count(*) FILTER (WHERE OBS_STATUS NOT IN ('Q', 'O') AND OBS_VALUE IS NULL) AS value_missing
                 FROM estimates.survey_{group}""").df().iloc[0].to_dict()
         problems = {k: int(v) for k, v in problems.items()}
         return dg.AssetCheckResult(passed=not any(problems.values()), severity=dg.AssetCheckSeverity.ERROR,
