@@ -54,6 +54,8 @@ GROUPS_TABLE = "reference.aggregate_groups"
 MEMBERS_TABLE = "reference.group_members"
 POPULATION_TABLE = "staging.population_weights"
 Z_95 = 1.959963984540054
+# methods whose group values are made from country observations (the others: group_inputs, none)
+COUNTRY_VALUE_METHODS = ("weighted_mean", "sum", "country_mean")
 
 # country-year weights, one row per country, year and weight name
 WEIGHTS_SQL = f"""
@@ -145,7 +147,7 @@ def contributions_sql(indicators: list[Indicator], country_observations: str) ->
     member's weights. `value_weight` weighs the value (weighted_mean: the population times the cell's share of
     the surveyed population; country_mean: 1; sum: the population, for coverage only); `base_weight` is the
     member's population, which coverage is counted in."""
-    selected = [i for i in indicators if i.aggregation_method in ("weighted_mean", "sum", "country_mean")]
+    selected = _country_value_indicators(indicators)
     if not selected:
         return None
     spec = ", ".join(f"('{i.code}', '{i.aggregation_method}', {_sql_text(i.aggregation.get('weight'))})"
@@ -168,11 +170,10 @@ def contributions_sql(indicators: list[Indicator], country_observations: str) ->
 
 def country_values_sql(indicators: list[Indicator], min_coverage: float) -> str | None:
     """Group values from the contributions table (survey estimates, incidents, questionnaire answers)."""
-    selected = [i for i in indicators if i.aggregation_method in ("weighted_mean", "sum", "country_mean")]
+    selected = _country_value_indicators(indicators)
     if not selected:
         return None
-    spec = ", ".join(f"('{i.code}', '{i.unit}', {i.min_countries}, "
-                     f"{'NULL' if i.max_country_share is None else float(i.max_country_share)})" for i in selected)
+    spec = ", ".join(f"('{i.code}', '{i.unit}', {_country_rules(i)})" for i in selected)
     few = "countries < min_countries"
     dominated = "max_share IS NOT NULL AND top_share > max_share + 1e-12"
     low = f"coverage < {min_coverage}"
@@ -234,6 +235,16 @@ def country_values_sql(indicators: list[Indicator], min_coverage: float) -> str 
                CASE WHEN {low} THEN 'F' WHEN {few} THEN 'A' WHEN {dominated} THEN 'O' ELSE 'F' END AS CONF_STATUS,
                {comment} AS COMMENT_OBS, coverage AS COVERAGE, source_id AS SOURCE_ID
         FROM ruled"""
+
+
+def _country_value_indicators(indicators: list[Indicator]) -> list[Indicator]:
+    return [i for i in indicators if i.aggregation_method in COUNTRY_VALUE_METHODS]
+
+
+def _country_rules(indicator: Indicator) -> str:
+    """SQL values min_countries, max_share (NULL: no limit) of one entry."""
+    share = "NULL" if indicator.max_country_share is None else float(indicator.max_country_share)
+    return f"{indicator.min_countries}, {share}"
 
 
 def _bounded(expression: str) -> str:
@@ -328,13 +339,12 @@ def audit_aggregates(con: duckdb.DuckDBPyConnection, indicators: list[Indicator]
 def _shown_against_the_country_rules(con: duckdb.DuckDBPyConnection, indicators: list[Indicator]) -> int:
     """Group values from country values that are shown although fewer than min_countries members contribute
     or one holds more than max_country_share of the weight (recounted from estimates.group_contributions)."""
-    selected = [i for i in indicators if i.aggregation_method in ("weighted_mean", "sum", "country_mean")]
+    selected = _country_value_indicators(indicators)
     exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema || '.' || table_name = ?",
                          [CONTRIBUTIONS_TABLE]).fetchone()[0]
     if not selected or not exists:
         return 0
-    spec = ", ".join(f"('{i.code}', {i.min_countries}, "
-                     f"{'NULL' if i.max_country_share is None else float(i.max_country_share)})" for i in selected)
+    spec = ", ".join(f"('{i.code}', {_country_rules(i)})" for i in selected)
     return int(con.execute(f"""
         WITH spec(INDICATOR, min_countries, max_share) AS (VALUES {spec}),
         members AS (SELECT INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION, count(*) AS countries,

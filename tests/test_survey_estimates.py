@@ -214,3 +214,27 @@ def test_two_deliveries_for_one_country_and_wave_publish_one_delivery_whole():
     published = con.execute(release_observations_sql(con, "r1", {"IR.1": 1})).df()
     assert set(published["SOURCE_ID"]) == {"big"}
     assert published.set_index("SEX").loc["F", "OBS_STATUS"] == "Q"  # not the small delivery's girls
+
+
+def test_a_missing_classifier_counts_in_the_total_only(sample_warehouse):
+    """Respondents of one delivery whose urbanisation (and sex) is missing: no category is published for them
+    (never a '?' or null code), and they stay in the design and in the total."""
+    frame = sample_warehouse.execute("SELECT * FROM staging.child_survey WHERE source_id = 'ken_2023'").df()
+    frame.loc[frame.index[::7], "urbanisation"] = None
+    frame.loc[frame.index[::11], "sex"] = None
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    con.register("_frame", frame)
+    con.execute("CREATE TABLE staging.child_survey AS SELECT * FROM _frame")
+    indicator = {i.code: i for i in load_registry()}["IR.1"]
+    out = estimate_indicator(con, indicator)
+    cells = out[out["INDICATOR"] == "IR.1"]
+    assert set(cells["URBANISATION"]) == {"U", "R", "_T"} and set(cells["SEX"]) == {"F", "M", "_T"}
+    total = cells[(cells["SEX"] == "_T") & (cells["AGE"] == "_T") & (cells["URBANISATION"] == "_T")].iloc[0]
+    by_area = cells[(cells["SEX"] == "_T") & (cells["AGE"] == "_T") & (cells["URBANISATION"] != "_T")]
+    in_universe = con.execute(f"SELECT count(*) FROM staging.child_survey WHERE ({indicator.universe}) "
+                              f"AND ({indicator.numerator}) IS NOT NULL").fetchone()[0]
+    missing = con.execute(f"SELECT count(*) FROM staging.child_survey WHERE ({indicator.universe}) "
+                          f"AND ({indicator.numerator}) IS NOT NULL AND urbanisation IS NULL").fetchone()[0]
+    assert total["N_UNWEIGHTED"] == in_universe and missing > 0
+    assert by_area["N_UNWEIGHTED"].sum() == in_universe - missing
