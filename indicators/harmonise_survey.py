@@ -237,7 +237,8 @@ def _design_problems(con, candidate: str, multi_country: bool = False) -> list[s
                                 OR min(fpc) < count(DISTINCT psu))""").fetchone()
     if n:
         problems.append(f"fpc not constant within stratum, or below the number of PSUs sampled: "
-                        f"{n} stratum/strata (e.g. {', '.join(map(str, strata))})")
+                        f"{n} stratum/strata (e.g. {', '.join(map(str, strata))}; the harmonised fpc is the "
+                        "number of PSUs in the stratum's population, not a sampling fraction)")
     n = con.execute(f"SELECT count(DISTINCT wave) FROM {candidate}").fetchone()[0]
     if n > 1:
         problems.append(f"a source must cover one wave; this one has {n}")

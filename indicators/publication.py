@@ -4,7 +4,8 @@ group values and gaps are computed from unrounded inputs, so no number is rounde
 
 Rounding rule (every statistic of a cell, by the indicator's declared `decimals` d):
 - OBS_VALUE, CI_LOWER, CI_UPPER to d decimals; STD_ERR to d + 1 decimals (an SE is read to one more digit than
-  the value it qualifies); CV (percent) to 1 decimal.
+  the value it qualifies); CV (percent) to 1 decimal, not given for a difference in percentage points (an
+  urban-rural gap near 0 would show a CV of hundreds of percent that says nothing).
 - On the decimal value, ties away from zero: the double is cast to DECIMAL(38, 12) first, so a value typed as
   0.615 (stored as 0.61499999...) publishes as 0.62, as a person checking by hand would round it.
 """
@@ -45,7 +46,9 @@ def finish_observations_sql(observations: str, decimals: dict[str, int]) -> str:
                {published_rounding_by("o.STD_ERR", "d.decimals_ + 1")} AS STD_ERR,
                {published_rounding_by("o.CI_LOWER", "d.decimals_")} AS CI_LOWER,
                {published_rounding_by("o.CI_UPPER", "d.decimals_")} AS CI_UPPER,
-               {_rounded_cv(cv_percent("o.STD_ERR", "o.OBS_VALUE"))} AS CV,
+               -- a difference (percentage points) can be 0 or negative: a relative error says nothing of it
+               CASE WHEN o.UNIT_MEASURE <> 'percentage_points'
+                    THEN {_rounded_cv(cv_percent("o.STD_ERR", "o.OBS_VALUE"))} END AS CV,
                CAST(o.N_UNWEIGHTED AS BIGINT) AS N_UNWEIGHTED, o.OBS_STATUS, o.CONF_STATUS,
                nullif(o.COMMENT_OBS, '') AS COMMENT_OBS, o.COVERAGE, o.SOURCE_ID
         FROM ({observations}) o JOIN decimals d USING (INDICATOR)"""

@@ -2,7 +2,8 @@
 
 Status and confidentiality codes have the meanings of SDMX's cross-domain code lists CL_OBS_STATUS (2.2) and
 CL_CONF_STATUS (1.2); the release uses the subsets below, each for the stated reason, and nothing else.
-CV is in percent everywhere: 100 x STD_ERR / |OBS_VALUE|, from the unrounded estimates, to 1 decimal.
+CV is in percent everywhere: 100 x STD_ERR / |OBS_VALUE|, from the unrounded estimates, to 1 decimal; none for a
+difference in percentage points (its value can be 0 or negative).
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ class ObservationModel(pa.DataFrameModel):
         measurable = df["CV"].notna() & df["STD_ERR"].notna() & df["OBS_VALUE"].notna() & (df["OBS_VALUE"] != 0)
         cv = 100 * df["STD_ERR"] / df["OBS_VALUE"].abs()
         return ~measurable | ((df["CV"] - cv).abs() <= cv_tolerance(df))
+
+    @pa.dataframe_check(name="no CV for a difference in percentage points")
+    def _no_cv_of_a_difference(cls, df: pd.DataFrame) -> pd.Series:
+        return df["CV"].isna() | (df["UNIT_MEASURE"] != "percentage_points")
 
     @pa.dataframe_check(name="the interval contains the value")
     def _ci_contains_value(cls, df: pd.DataFrame) -> pd.Series:

@@ -510,7 +510,8 @@ SOURCE_BREAKS = {
                                      {"design": {"respondent_id": "id", "stratum": "strat", "psu": "psu",
                                                  "weight": "w", "fpc": "fpc"}},
                                      "fpc not constant within stratum, or below the number of PSUs sampled: "
-                                     "1 stratum/strata (e.g. A)"),
+                                     "1 stratum/strata (e.g. A; the harmonised fpc is the number of PSUs in "
+                                     "the stratum's population, not a sampling fraction)"),
     "spec column absent from the file": (lambda f: f, {"rename": {"sex": "sex", "age": "age",
                                                                   "urban": "urbanisation"}},
                                          "column 'urban' named in the spec (key rename.urban) is not in the file"),

@@ -77,6 +77,7 @@ def check_rounding(published: pd.DataFrame, unrounded: pd.DataFrame, decimals: d
     }
     with np.errstate(divide="ignore", invalid="ignore"):
         cv = np.where(both["OBS_VALUE_raw"] != 0, 100 * both["STD_ERR_raw"] / both["OBS_VALUE_raw"].abs(), np.nan)
+    cv = np.where(both["UNIT_MEASURE"] == "percentage_points", np.nan, cv)  # no CV for a difference
     expected["CV"] = [round_half_away(v, 1) for v in cv]
     for column, values in expected.items():
         ours = both[column].to_numpy(dtype=float)

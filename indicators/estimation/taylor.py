@@ -171,7 +171,8 @@ def estimate_with_contrasts(con: duckdb.DuckDBPyConnection, relation: str, desig
     finest = rolled[()]
     _check_weights(con, relation, design, finest)
     strata = _strata(finest, by, design)
-    if design.ssu and design.fpc and design.fpc2 and (strata["population"] != strata["fpc_max"]).any():
+    fractions = strata["fpc_max"].notna() & (strata["population"] != strata["fpc_max"])
+    if design.ssu and design.fpc and design.fpc2 and fractions.any():
         raise DesignError("a second stage needs the first-stage fpc as population sizes, not fractions")
     per_margin = [_margin_variances(rolled[tuple(m)], strata, estimands, by, m, margin_columns, design.lonely_psu,
                                     [c for c in contrasts if m == [c.column]]) for m in margins]
