@@ -23,6 +23,13 @@ GROUP_TITLES = {
     "preventative_actions": "Preventative actions",
     "national_capacity": "National capacity (COP national survey)",
 }
+ORIGIN_TEXT = {
+    "synthetic": "**SYNTHETIC** (every value rests on a generated sample; for demonstration, not statistics)",
+    "partly synthetic": "**partly SYNTHETIC** (some values rest on a generated sample: see the observations' "
+                        "`SYNTHETIC` column)",
+    "real": "real (the public inputs listed in manifest.json)",
+    "no data": "no observation in this release",
+}
 CATALOGUE_COLUMNS = ["code", "name", "group_name", "definition", "unit", "source", "method", "universe",
                      "numerator", "denominator", "value_expression", "growth", "disaggregations", "decimals",
                      "min_n", "flag_n", "max_cv", "flag_cv", "aggregation", "derived_from", "caveats", "citations"]
@@ -97,7 +104,9 @@ def _reading_the_statistics() -> list[str]:
     return lines
 
 
-def render_markdown(indicators: list[Indicator]) -> str:
+def render_markdown(indicators: list[Indicator], data_origin: dict[str, str] | None = None) -> str:
+    """The catalogue document; with `data_origin` (code -> synthetic / real / partly synthetic / no data), as
+    shipped in a release, each indicator states where this release's numbers come from."""
     counts = {g: sum(1 for i in indicators if i.group == g) for g in GROUP_PREFIXES}
     series = derived_series(indicators)
     lines = ["# COP indicator catalogue", "",
@@ -138,6 +147,8 @@ def render_markdown(indicators: list[Indicator]) -> str:
                              "or above "
                              f"{thresholds['flag_cv']} % CV")
             lines.append(f"- group values: {aggregation_text(i)}")
+            if data_origin is not None:
+                lines.append(f"- data in this release: {ORIGIN_TEXT[data_origin.get(i.code, 'no data')]}")
             derived = [d for d in series if d.base.code == i.code]
             if derived:
                 lines.append("- derived series: " + "; ".join(f"`{d.code}` {d.name.split(':')[0].lower()}"

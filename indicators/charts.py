@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
 
 import matplotlib
 
 matplotlib.use("Agg")  # builds run headless; never try to open a window
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+
+
+
+@dataclass(frozen=True)
+class ChartFile:
+    """One chart of a release: its file (relative to the release folder) and what it shows (for the report)."""
+
+    path: str          # e.g. "charts/BC.1_ranked.png"
+    indicator: str     # INDICATOR code
+    group: str         # registry group (background_context, ...)
+    kind: str          # ranked, sex_gap, trend, incidents_count, incidents_rate, ...
+    title: str
+    description: str   # alt text: what the chart shows, in one sentence
+
 
 # Fixed metadata keeps PNG bytes identical across identical builds
 _PNG_METADATA = {"Software": None}
@@ -74,3 +91,25 @@ def time_series_chart(observations: pd.DataFrame, indicator: str, countries: lis
     fig.savefig(path, metadata=_PNG_METADATA)
     plt.close(fig)
     return path
+
+
+def render_release_charts(release_folder: Path, release_id: str) -> list[ChartFile]:
+    """Every chart of a release, written to <release_folder>/charts/ from its public database."""
+    con = duckdb.connect(str(release_folder / "cop_indicators.duckdb"), read_only=True)
+    try:
+        observations = con.execute("SELECT * FROM observations").df()
+        citation = "; ".join(c for (c,) in con.execute(
+            "SELECT DISTINCT citation FROM sources WHERE kind = 'ict' ORDER BY 1").fetchall())
+    finally:
+        con.close()
+    (release_folder / "charts").mkdir(exist_ok=True)
+    note = f"Source: {citation}. cop-indicators release {release_id}"
+    ranked_bar_chart(observations, "BC.1", "Individuals using the Internet", "% of population", note,
+                     release_folder / "charts" / "BC.1_ranked.png")
+    countries = [c for c in ["BRA", "DEU", "IND", "NGA", "USA"] if c in set(observations["REF_AREA"])]
+    time_series_chart(observations, "BC.1", countries, "Individuals using the Internet", "% of population", note,
+                      release_folder / "charts" / "BC.1_trend.png")
+    return [ChartFile("charts/BC.1_ranked.png", "BC.1", "background_context", "ranked",
+                      "Individuals using the Internet", "Countries ranked by BC.1"),
+            ChartFile("charts/BC.1_trend.png", "BC.1", "background_context", "trend",
+                      "Individuals using the Internet", "BC.1 over time")]

@@ -72,12 +72,39 @@ def unrounded_observations_sql(con: duckdb.DuckDBPyConnection) -> str:
     return "\nUNION ALL\n".join(f"SELECT {LAYOUT} FROM ({p})" for p in parts)
 
 
+INPUT_FILE_TABLES = ("raw.ict_files", "raw.incident_files", "raw.microdata_files")
+
+
+def input_sources_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """source_id, synthetic of every input file of the build (ICT files, incident files, survey deliveries)."""
+    parts = [f"SELECT source_id, CAST(synthetic AS BOOLEAN) AS synthetic FROM {t}"
+             for t in INPUT_FILE_TABLES if table_exists(con, t)]
+    return " UNION ALL ".join(parts) or "SELECT NULL::VARCHAR AS source_id, NULL::BOOLEAN AS synthetic WHERE false"
+
+
+def unknown_source_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """SOURCE_ID parts of the observations that name no input file (their SYNTHETIC label would be a guess)."""
+    return [s for (s,) in con.execute(f"""
+        SELECT DISTINCT unnest(string_split(SOURCE_ID, '+')) AS part FROM ({unrounded_observations_sql(con)})
+        WHERE SOURCE_ID IS NOT NULL EXCEPT SELECT source_id FROM ({input_sources_sql(con)}) ORDER BY 1""").fetchall()]
+
+
 def release_observations_sql(con: duckdb.DuckDBPyConnection, release_id: str, decimals: dict[str, int]) -> str:
-    """Every observation of the release, CV computed and rounded by `decimals` (INDICATOR -> decimals), with the
-    release id, in the published order."""
+    """Every observation of the release, CV computed and rounded by `decimals` (INDICATOR -> decimals), with
+    SYNTHETIC (true when any input file the value rests on is a generated sample: a value is labelled, not the
+    whole release) and the release id, in the published order."""
     finished = finish_observations_sql(unrounded_observations_sql(con), decimals)
-    return (f"SELECT *, '{release_id}' AS RELEASE_ID FROM ({finished})\n"
-            "ORDER BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION")
+    return f"""
+        WITH finished AS ({finished}),
+        inputs AS ({input_sources_sql(con)}),
+        synthetic_sources AS (
+            SELECT s.SOURCE_ID, bool_or(coalesce(i.synthetic, false)) AS SYNTHETIC
+            FROM (SELECT DISTINCT SOURCE_ID, unnest(string_split(SOURCE_ID, '+')) AS part
+                  FROM finished WHERE SOURCE_ID IS NOT NULL) s
+            LEFT JOIN inputs i ON i.source_id = s.part GROUP BY s.SOURCE_ID)
+        SELECT f.*, coalesce(x.SYNTHETIC, false) AS SYNTHETIC, '{release_id}' AS RELEASE_ID
+        FROM finished f LEFT JOIN synthetic_sources x USING (SOURCE_ID)
+        ORDER BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION"""
 
 
 def country_gaps_sql(con: duckdb.DuckDBPyConnection) -> str:

@@ -21,16 +21,18 @@ import duckdb
 import pandas as pd
 
 from indicators.catalogue import catalogue_frame, render_markdown
-from indicators.charts import ranked_bar_chart, time_series_chart
+from indicators.areas import areas_frame
+from indicators.charts import render_release_charts
 from indicators.errors import CopError
 from indicators.files import sha256_file
 from indicators.gaps import derived_series
-from indicators.observations import missing_decimals, release_observations_sql, table_exists
+from indicators.public_database import sources_frame, write_public_database
+from indicators.observations import (missing_decimals, release_observations_sql, table_exists,
+                                     unknown_source_ids)
 from indicators.registry import Indicator
 from schemas.observations import OBSERVATION_COLUMNS, ObservationModel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CHART_COUNTRIES = ["BRA", "DEU", "IND", "NGA", "USA"]
 LATEST = "latest"
 
 
@@ -70,8 +72,7 @@ def check_release_id(release_id: str) -> str:
 
 
 def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, release_id: str,
-                    indicators: list[Indicator], inputs: list[dict], counts: dict, synthetic: bool,
-                    chart_countries: list[str] | None = None) -> Path:
+                    indicators: list[Indicator], inputs: list[dict], counts: dict, synthetic: bool) -> Path:
     check_release_id(release_id)
     published_dir = Path(published_dir)
     published_dir.mkdir(parents=True, exist_ok=True)
@@ -82,8 +83,7 @@ def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, rele
     shutil.rmtree(incoming, ignore_errors=True)
     incoming.mkdir()
     try:
-        _write_release(con, incoming, release_id, indicators, inputs, counts, synthetic,
-                       chart_countries or DEFAULT_CHART_COUNTRIES)
+        _write_release(con, incoming, release_id, indicators, inputs, counts, synthetic)
         os.rename(incoming, final)
     except BaseException:
         shutil.rmtree(incoming, ignore_errors=True)
@@ -93,11 +93,15 @@ def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, rele
 
 
 def _write_release(con, folder: Path, release_id: str, indicators: list[Indicator], inputs: list[dict],
-                   counts: dict, synthetic: bool, chart_countries: list[str]) -> None:
+                   counts: dict, synthetic: bool) -> None:
     decimals = published_decimals(indicators)
     unknown = missing_decimals(con, decimals)
     if unknown:
         raise CopError(f"observations of {', '.join(unknown)} have no registry entry (no declared decimals)")
+    unknown_sources = unknown_source_ids(con)
+    if unknown_sources:
+        raise CopError(f"observations name source ids that are no input file of this build: "
+                       f"{', '.join(unknown_sources)} (their SYNTHETIC label cannot be decided)")
     query = release_observations_sql(con, release_id, decimals)
     observations = read_observations(con, query)
     ObservationModel.validate(observations, lazy=True)  # audit before anything is published
@@ -105,47 +109,23 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
     parquet = folder / "observations.parquet"
     con.execute(f"COPY ({query}) TO '{parquet}' (FORMAT parquet, COMPRESSION zstd)")
 
-    catalogue = catalogue_frame(indicators)
+    catalogue = release_catalogue(indicators, observations)
     catalogue.to_parquet(folder / "catalogue.parquet", index=False)
-    (folder / "catalogue.md").write_text(render_markdown(indicators), encoding="utf-8")
+    (folder / "catalogue.md").write_text(render_markdown(indicators, data_origin=dict(
+        zip(catalogue["code"], catalogue["data_origin"]))), encoding="utf-8")
     # the groups behind the group values (REF_AREA codes such as WLD, ITU_AFR, LDC) and their members
     groups = {name: con.execute(f"SELECT * FROM reference.{name} ORDER BY ALL").df()
               for name in ("aggregate_groups", "group_members") if table_exists(con, f"reference.{name}")}
-    public = duckdb.connect(str(folder / "cop_indicators.duckdb"))
-    try:
-        public.execute(f"CREATE TABLE observations AS SELECT * FROM read_parquet('{parquet}')")
-        for name, frame in groups.items():
-            public.register("_group_frame", frame)
-            public.execute(f"CREATE TABLE {name} AS SELECT * FROM _group_frame")
-            public.unregister("_group_frame")
-        if groups:
-            public.execute("COMMENT ON TABLE aggregate_groups IS 'Groups of the group values (REF_AREA codes "
-                           "such as WLD, ITU_AFR, LDC, WB_HIC) with classification, vintage and source'")
-        public.register("_catalogue", catalogue)
-        public.execute("CREATE TABLE catalogue AS SELECT * FROM _catalogue")
-        public.execute("COMMENT ON TABLE catalogue IS 'Indicator definitions, generated from the registry'")
-        public.execute("COMMENT ON TABLE observations IS 'COP indicators, long SDMX-shaped layout (one row per "
-                       "indicator, area, year and disaggregation). Release " + release_id + "'")
-    finally:
-        public.close()
+    write_public_database(folder / "cop_indicators.duckdb", parquet, catalogue, areas_frame(con), groups,
+                          sources_frame(inputs), release_id)
+    charts = render_release_charts(folder, release_id)
+    note = release_note(release_id, inputs, synthetic)
 
-    if synthetic:
-        note = ("SYNTHETIC DATA (at least one input is a generated sample): for demonstration and testing, not "
-                f"official statistics. cop-indicators release {release_id}")
-    else:
-        files = ", ".join(i["source_id"] for i in inputs)
-        note = f"Source: {files} (provenance in manifest.json). cop-indicators release {release_id}"
-    ranked_bar_chart(observations, "BC.1", "Individuals using the Internet", "% of population", note,
-                     folder / "chart_BC.1_ranked_latest.png")
-    present = [c for c in chart_countries if c in set(observations["REF_AREA"])]
-    time_series_chart(observations, "BC.1", present or sorted(set(observations["REF_AREA"]))[:5],
-                      "Individuals using the Internet", "% of population", note,
-                      folder / "chart_BC.1_time_series.png")
-
-    outputs = [{"file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
-               for p in sorted(folder.iterdir()) if p.is_file()]
+    outputs = [{"file": p.relative_to(folder).as_posix(), "sha256": sha256_file(p), "bytes": p.stat().st_size}
+               for p in sorted(folder.rglob("*")) if p.is_file()]
     manifest = {
         "release_id": release_id,
+        "charts": [chart.path for chart in charts],
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "synthetic": synthetic,
         "data_note": note,
@@ -157,6 +137,26 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
         "outputs": outputs,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def release_note(release_id: str, inputs: list[dict], synthetic: bool) -> str:
+    """The manifest's one-line statement of what the release rests on (charts carry their own series' source)."""
+    if synthetic:
+        made_up = ", ".join(i["source_id"] for i in inputs if i.get("synthetic"))
+        return (f"Some series rest on SYNTHETIC inputs ({made_up}): their observations have SYNTHETIC true and "
+                f"are for demonstration and testing, not official statistics. cop-indicators release {release_id}")
+    files = ", ".join(i["source_id"] for i in inputs)
+    return f"Source: {files} (provenance in manifest.json). cop-indicators release {release_id}"
+
+
+def release_catalogue(indicators: list[Indicator], observations: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue with each series' data origin in this release: 'synthetic' (every observation rests on a
+    generated input), 'real', 'partly synthetic', or 'no data' (no observation in this release)."""
+    catalogue = catalogue_frame(indicators)
+    share = observations.groupby("INDICATOR")["SYNTHETIC"].mean()
+    origin = share.map(lambda s: "synthetic" if s == 1 else "real" if s == 0 else "partly synthetic")
+    catalogue["data_origin"] = catalogue["code"].map(origin).fillna("no data").astype("string")
+    return catalogue
 
 
 def published_decimals(indicators: list[Indicator]) -> dict[str, int]:

@@ -14,7 +14,8 @@ import pandera.pandas as pa
 
 OBSERVATION_COLUMNS = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "SEX", "AGE", "URBANISATION", "OBS_VALUE",
                        "UNIT_MEASURE", "STD_ERR", "CI_LOWER", "CI_UPPER", "CV", "N_UNWEIGHTED", "OBS_STATUS",
-                       "CONF_STATUS", "COMMENT_OBS", "COVERAGE", "SOURCE_ID", "RELEASE_ID"]
+                       "CONF_STATUS", "COMMENT_OBS", "COVERAGE", "SOURCE_ID", "SYNTHETIC",
+                       "RELEASE_ID"]
 # code -> (SDMX label, when this release uses it)
 OBS_STATUS = {
     "A": ("Normal value", "a published value with no reliability concern"),
@@ -91,6 +92,7 @@ class ObservationModel(pa.DataFrameModel):
     COMMENT_OBS: str = pa.Field(nullable=True)
     COVERAGE: float = pa.Field(nullable=True, ge=0, le=1)
     SOURCE_ID: str = pa.Field(nullable=True)
+    SYNTHETIC: bool  # the value rests on at least one generated (synthetic) input file
     RELEASE_ID: str
 
     @pa.dataframe_check(name="a value is published exactly when OBS_STATUS is A, U or E (blank cells are Q, L or O)")

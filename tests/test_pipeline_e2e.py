@@ -79,12 +79,12 @@ def built(tmp_path_factory):
 def test_release_folder_holds_every_output_and_latest_points_to_it(built):
     release = built / "test-release-1"
     assert sorted(p.name for p in release.iterdir()) == [
-        "catalogue.md", "catalogue.parquet", "chart_BC.1_ranked_latest.png", "chart_BC.1_time_series.png",
-        "cop_indicators.duckdb", "manifest.json", "observations.parquet"]
+        "catalogue.md", "catalogue.parquet", "charts", "cop_indicators.duckdb", "manifest.json",
+        "observations.parquet"]
     assert (built / "latest").resolve() == release.resolve()
     assert (built / "LATEST").read_text().strip() == "test-release-1"
     assert not [p for p in built.iterdir() if p.name.startswith(".incoming")]
-    for png in release.glob("*.png"):
+    for png in release.glob("charts/*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
@@ -118,7 +118,7 @@ def test_public_duckdb_holds_observations_and_catalogue_but_no_raw_data(built):
     con = duckdb.connect(str(built / "test-release-1" / "cop_indicators.duckdb"), read_only=True)
     try:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        assert tables == {"observations", "catalogue", "aggregate_groups", "group_members"}
+        assert tables == {"observations", "catalogue", "aggregate_groups", "group_members", "areas", "sources"}
         groups = con.execute("SELECT count(*) FROM aggregate_groups").fetchone()[0]
         n = con.execute("SELECT count(*) FROM observations").fetchone()[0]
         codes = [r[0] for r in con.execute("SELECT code FROM catalogue ORDER BY code").fetchall()]
@@ -135,7 +135,9 @@ def test_public_duckdb_holds_observations_and_catalogue_but_no_raw_data(built):
     assert groups == 45
     shipped = pd.read_parquet(built / "test-release-1" / "catalogue.parquet")
     assert sorted(shipped["code"]) == codes
-    assert (built / "test-release-1" / "catalogue.md").read_text() == render_markdown(load_registry())
+    origin = dict(zip(shipped["code"], shipped["data_origin"]))
+    assert origin["BC.1"] == "synthetic" and origin["NC.1"] == "no data"  # this build reads the synthetic sample
+    assert (built / "test-release-1" / "catalogue.md").read_text() == render_markdown(load_registry(), origin)
 
 
 def test_manifest_records_inputs_code_and_output_checksums(built):
@@ -147,7 +149,8 @@ def test_manifest_records_inputs_code_and_output_checksums(built):
     assert source["rows"] == int(pd.read_csv(SAMPLE).iloc[:, 3:].notna().sum().sum())
     assert manifest["code_version"]["version"] == "0.1.0"
     outputs = {o["file"]: o for o in manifest["outputs"]}
-    assert set(outputs) == {p.name for p in release.iterdir()} - {"manifest.json"}
+    assert set(outputs) == {p.relative_to(release).as_posix() for p in release.rglob("*")
+                            if p.is_file()} - {"manifest.json"}
     for name, entry in outputs.items():
         assert entry["sha256"] == sha256(release / name)
 

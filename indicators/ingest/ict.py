@@ -58,6 +58,7 @@ class IctSource:
     priority: int  # lower wins when two files give the same country-year-variable
     indicator_code: str | None = None  # wb_tidy files carry no indicator column
     description: str = ""
+    citation: str = ""  # the short "Source:" line charts and the report print under this file's series
     licence: str = ""
     synthetic: bool = False
     vintage: str = ""
@@ -194,6 +195,7 @@ def _read_manifest(manifest: Path, sources_dir: Path) -> list[IctSource]:
             raise ConfigError(f"{where}.file: {path} does not exist")
         out.append(IctSource(path=path, layout=layout, priority=i, indicator_code=entry.get("indicator_code"),
                              description=str(entry.get("description", "")), licence=str(entry.get("licence", "")),
+                             citation=str(entry.get("citation", "")),
                              synthetic=bool(entry.get("synthetic", synthetic)),
                              vintage=str(entry.get("vintage", "")), projections_from=projections_from))
     return out
@@ -206,7 +208,7 @@ def file_provenance(source: IctSource, rows: int, notes: FileNotes | None = None
     return {"source_id": source.source_id, "path": str(source.path), "layout": source.layout,
             "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "rows": rows,
             "priority": source.priority, "synthetic": source.synthetic, "licence": source.licence,
-            "description": source.description, "vintage": source.vintage,
+            "description": source.description, "citation": source.citation, "vintage": source.vintage,
             "cells_out_of_years": notes.cells_out_of_years, "unmapped_entities": len(notes.unmapped),
             "notes": "; ".join(notes.text),
             "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}

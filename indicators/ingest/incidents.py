@@ -55,7 +55,7 @@ RAW_COLUMNS = {  # column -> DuckDB type of raw.incident_reports
 FILE_COLUMNS = {  # column -> DuckDB type of raw.incident_files (provenance)
     "source_id": "VARCHAR", "path": "VARCHAR", "layout": "VARCHAR", "reporting_org": "VARCHAR",
     "sha256": "VARCHAR", "bytes": "BIGINT", "rows": "BIGINT", "synthetic": "BOOLEAN", "licence": "VARCHAR",
-    "description": "VARCHAR", "loaded_at": "VARCHAR",
+    "description": "VARCHAR", "citation": "VARCHAR", "loaded_at": "VARCHAR",
 }
 UNATTRIBUTED_COLUMNS = {"source_id": "VARCHAR", "country_code": "VARCHAR", "reason": "VARCHAR"}
 # a count as NCMEC prints it: digits, grouped by three with commas when it has more than three ("1,668,157");
@@ -72,6 +72,7 @@ class IncidentSource:
     layout: str
     reporting_org: str
     description: str = ""
+    citation: str = ""  # the short "Source:" line charts and the report print under this file's series
     licence: str = ""
     synthetic: bool = False
     # codes in the file that name no country (a region, a dissolved country), with the reason; set aside at
@@ -149,6 +150,7 @@ def _source(manifest: Path, sources_dir: Path, i: int, entry: object, default_sy
         raise ConfigError(f"{where}.file: {path} does not exist")
     return IncidentSource(path=path, layout=layout, reporting_org=org,
                           description=str(entry.get("description", "")), licence=str(entry.get("licence", "")),
+                          citation=str(entry.get("citation", "")),
                           synthetic=bool(entry.get("synthetic", default_synthetic)),
                           unattributed_codes={k.strip(): v.strip() for k, v in codes.items()})
 
@@ -157,7 +159,7 @@ def file_provenance(source: IncidentSource, rows: int) -> dict:
     return {"source_id": source.source_id, "path": str(source.path), "layout": source.layout,
             "reporting_org": source.reporting_org, "sha256": sha256_file(source.path),
             "bytes": source.path.stat().st_size, "rows": rows, "synthetic": source.synthetic,
-            "licence": source.licence, "description": source.description,
+            "licence": source.licence, "description": source.description, "citation": source.citation,
             "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
