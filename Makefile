@@ -24,7 +24,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 ## setup: create .venv with the locked dependencies
 setup: $(VENV)/.synced
 
-## build: build a release from the bundled (synthetic) sample into data/published/
+## build: build a release from the real public snapshot (data/public) and the synthetic survey sample into data/published/
 build: setup
 	$(VENV)/bin/cop build
 

@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cop", description="Child Online Protection indicators pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
     build_parser = commands.add_parser("build", help="ingest, validate, estimate and publish a release")
-    build_parser.add_argument("--sources", help="folder of input files (default: data/sample, synthetic)")
+    build_parser.add_argument("--sources", help="folder of input files (default: data/public, the real public snapshot; data/sample is the synthetic one)")
     build_parser.add_argument("--manifest", help="sources manifest YAML; its file names resolve against --sources "
                                                  "(default: <sources>/sources.yaml, else discovery)")
     build_parser.add_argument("--out", help="folder of releases (default: data/published)")

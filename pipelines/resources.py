@@ -12,14 +12,14 @@ from dagster_duckdb import DuckDBResource
 from indicators.aggregation import check_min_coverage
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCES = REPO_ROOT / "data" / "sample"
+DEFAULT_SOURCES = REPO_ROOT / "data" / "public"  # real public snapshot; data/sample is the synthetic one
 DEFAULT_PUBLISHED = REPO_ROOT / "data" / "published"
 DEFAULT_WAREHOUSE = REPO_ROOT / "data" / "warehouse" / "cop.duckdb"
 DEFAULT_MAPPINGS = REPO_ROOT / "data" / "mappings"
 
 
 class BuildSettings(dg.ConfigurableResource):
-    """What a build reads and where it publishes. Defaults: the bundled synthetic sample, data/published."""
+    """What a build reads and where it publishes. Defaults: the real public snapshot (data/public), data/published."""
 
     sources_dir: str = str(DEFAULT_SOURCES)
     # the sources manifest (YAML listing each input file and its layout); None: <sources_dir>/sources.yaml.

@@ -12,6 +12,16 @@ from indicators.reference import load_reference_tables
 from indicators.warehouse import connect
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"  # the synthetic inputs the tests build
+
+
+@pytest.fixture(autouse=True, scope="session")
+def tests_build_the_synthetic_sample():
+    """Tests build the SYNTHETIC sample (data/sample), whose values the generators know, unless a test passes
+    its own sources; `make build` reads the real public snapshot (data/public), tested on its own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COP_SOURCES", str(SAMPLE))
+        yield
 
 
 @pytest.fixture
@@ -45,8 +55,8 @@ def harmonised_warehouse(tmp_path):
 
 @pytest.fixture(scope="session")
 def full_sample_build(tmp_path_factory):
-    """`cop build` of the whole bundled sample (ICT, incidents and the 24 survey deliveries), in process, with its
-    own Dagster instance state: (release folder, warehouse path). Built once per test session."""
+    """`cop build` of the whole bundled SYNTHETIC sample (data/sample: ICT, incidents, and the 24 survey deliveries),
+    in process, with its own Dagster instance state: (release folder, warehouse path). Built once per session."""
     from pipelines import cli
 
     out = tmp_path_factory.mktemp("full_sample")
@@ -54,7 +64,7 @@ def full_sample_build(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAGSTER_HOME", str(out))
         patch.setenv("COP_DAGSTER_STATE", str(out / ".dagster"))
-        code = cli.main(["build", "--out", str(out / "published"), "--warehouse", str(out / "warehouse.duckdb"),
+        code = cli.main(["build", "--sources", str(SAMPLE), "--out", str(out / "published"), "--warehouse", str(out / "warehouse.duckdb"),
                          "--release-id", "sample-full"])
     assert code == 0
     return out / "published" / "sample-full", out / "warehouse.duckdb"

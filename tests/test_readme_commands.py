@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +55,16 @@ def test_readme_build_command_builds_a_release_on_a_fresh_copy(tmp_path):
     assert "ephemeral" not in output.lower() and "DAGSTER_HOME" not in output
     latest = copy / "data" / "published" / "latest"
     manifest = json.loads((latest / "manifest.json").read_text())
-    assert manifest["synthetic"] is True
-    assert (latest / "observations.parquet").stat().st_size > 0
+    # the default build publishes REAL background and incident figures; only the survey series are synthetic,
+    # and they are labelled per observation and per series
+    assert manifest["synthetic"] is True and all(i["synthetic"] == (i["layout"] == "microdata")
+                                                 for i in manifest["inputs"])
+    observations = pd.read_parquet(latest / "observations.parquet")
+    ethiopia = observations.query("INDICATOR == 'BC.1' and REF_AREA == 'ETH' and TIME_PERIOD == 2022")
+    assert ethiopia["OBS_VALUE"].tolist() == [19.38]  # WDI IT.NET.USER.ZS, Ethiopia 2022: 19.3781
+    by_series = observations.groupby("INDICATOR")["SYNTHETIC"].agg(["all", "any"])
+    assert not by_series.loc[["BC.1", "BC.7", "IR.12", "IR.15"], "any"].any()
+    assert by_series.loc[["PA.1", "SA.1", "RB.1", "IR.1"], "all"].all()
+    catalogue = pd.read_parquet(latest / "catalogue.parquet").set_index("code")["data_origin"]
+    assert catalogue["BC.1"] == "real" and catalogue["PA.1"] == "synthetic" and catalogue["NC.1"] == "no data"
     assert (copy / ".dagster" / "history" / "runs.db").exists()  # run history in the project's instance
