@@ -33,6 +33,36 @@ ORIGIN_TEXT = {
 CATALOGUE_COLUMNS = ["code", "name", "group_name", "definition", "unit", "source", "method", "universe",
                      "numerator", "denominator", "value_expression", "growth", "disaggregations", "decimals",
                      "min_n", "flag_n", "max_cv", "flag_cv", "aggregation", "derived_from", "caveats", "citations"]
+# what each catalogue column holds (the public database's column comments); data_origin is added per release
+CATALOGUE_COLUMN_DESCRIPTIONS = {
+    "code": "indicator code, the INDICATOR of the observations (BC.1, PA.3, PA.3_GPI, ...)",
+    "name": "indicator name",
+    "group_name": "indicator group: background_context, subjective_aspects, risk_behaviour, incidents_responses, "
+                  "preventative_actions or national_capacity",
+    "definition": "what the indicator measures, in one paragraph",
+    "unit": "unit of measure, the UNIT_MEASURE of the observations (code list UNIT_MEASURE)",
+    "source": "the harmonised input the indicator is computed from (e.g. ict_country_year, child_survey)",
+    "method": "how the value is computed: proportion, mean, total, ratio, rate, growth, value, "
+              "share_of_countries, index; gender_parity_index or urban_rural_gap for a derived gap series",
+    "universe": "SQL filter over the harmonised variables: who or what the indicator is about (null: all rows)",
+    "numerator": "SQL expression of the numerator over the harmonised variables",
+    "denominator": "SQL expression of the denominator, where the method has one",
+    "value_expression": "SQL expression of the value, for methods computing one value per row",
+    "growth": "for a growth indicator: JSON with its kind and number of periods, e.g. {\"kind\": \"cagr\", "
+              "\"periods\": 5}",
+    "disaggregations": "the breakdowns estimated besides the total (', '-separated: sex, age_band, urbanisation)",
+    "decimals": "decimals OBS_VALUE and the interval bounds are rounded to (STD_ERR has one more)",
+    "min_n": "survey estimates from fewer unweighted cases are suppressed (Q / N)",
+    "flag_n": "survey estimates from fewer unweighted cases are flagged low reliability (U)",
+    "max_cv": "survey estimates with a CV (percent) above this are suppressed (Q / N)",
+    "flag_cv": "survey estimates with a CV (percent) above this are flagged low reliability (U)",
+    "aggregation": "how the group values (world, regions, income groups) are made and the rules they meet",
+    "derived_from": "for a _GPI or _URG series: the code of the survey indicator it is derived from",
+    "caveats": "what to keep in mind when using the indicator",
+    "citations": "references of the definition ('; '-separated)",
+    "data_origin": "where this release's values of the series come from: synthetic (every value rests on a "
+                   "generated sample), real, partly synthetic, or no data (no observation in this release)",
+}
 
 
 def aggregation_text(i: Indicator) -> str:
@@ -104,6 +134,50 @@ def _reading_the_statistics() -> list[str]:
     return lines
 
 
+def _quality_rules() -> list[str]:
+    """The rules behind every flag and blank cell, stated in full (a release carries no other document)."""
+    return ["", "## Quality rules", "",
+            "**Survey estimates** (thresholds per indicator below; defaults 25 and 50 cases, CV 33.3 % and 16.6 %). "
+            "Each cell is a design-based estimate (Taylor linearisation over the survey's strata, clusters and "
+            "weights) with its unweighted number of cases n and its CV computed from the unrounded estimate.", "",
+            "| rule | condition | `OBS_STATUS` / `CONF_STATUS` | `COMMENT_OBS` |", "|---|---|---|---|",
+            "| primary suppression | n below `min_n` (25), or CV above `max_cv` (33.3 %): value, SE and CI "
+            "withheld | Q / N | `n<25`, `cv>33.3%` |",
+            "| low reliability | otherwise, n below `flag_n` (50), CV above `flag_cv` (16.6 %), an estimate of 0 % or "
+            "100 %, or fewer than 2 design degrees of freedom (no interval below 1) | U / F | `n<50`, `cv>16.6%`, "
+            "`p=0|100%`, `df<2`, `no interval (df<1)` |",
+            "| complementary suppression | for sex, age band and urbanisation in turn: when the total is published "
+            "and exactly one category is suppressed, the published category with the fewest cases is withheld "
+            "too, so that the suppressed one cannot be recovered from the total and the others | Q / D | "
+            "`complementary suppression` |", "",
+            "**Gaps of a country**: the gender parity index `_GPI` (girls / boys) and the urban-rural gap `_URG` "
+            "(urban minus rural, percentage points) are estimated with their design SE and interval. A gap is "
+            "withheld (Q / D) when either of its cells is suppressed, missing (O) when it cannot be computed (a "
+            "boys' value of 0), and U when either cell is U. `parity within the 95% CI` marks an interval that "
+            "includes parity (1, or 0 points).", "",
+            "**Group values** (world, ITU regions, M49 regions, LDC/LLDC/SIDS, developed/developing, income groups) "
+            "combine the member countries with a published value as each indicator's `group values` line says "
+            "(population-weighted means, sums). Then, in this order:", "",
+            "| rule | condition | `OBS_STATUS` / `CONF_STATUS` | `COMMENT_OBS` |", "|---|---|---|---|",
+            "| coverage | the reporting members hold less than the build's minimum (50 % by default) of the group's "
+            "population (of its countries, for an unweighted mean; `COVERAGE` gives the share) | L / F, no value | "
+            "`coverage 42%<50%` |",
+            "| too few countries | fewer reporting countries than the entry's minimum (3 by default) | Q / A | "
+            "`countries<3 (2 reporting)` |",
+            "| dominance | survey indicators: one country holds more than the entry's maximum share of the weight "
+            "(50 %) | Q / O | `one country holds 62% of the weight (max 50%)` |",
+            "| partial total | a sum over the reporting members only (`COVERAGE` below 1): a lower bound of the "
+            "group total | E / F | `partial total: members covering 87%` |",
+            "| low reliability | a group value resting on a country value flagged U | U / F | "
+            "`rests on a low-reliability value` |", "",
+            "A group's SE combines the members' sampling variances (countries are independent surveys); country "
+            "values from administrative or ICT statistics carry no sampling error. Group gaps (`_GPI`, `_URG` of a "
+            "group) are computed from the group's values of the two cells, with the covariance of the cells.", "",
+            "**SYNTHETIC**: an observation with `SYNTHETIC` true rests on at least one generated input (in this "
+            "project's sample, the child-survey microdata): its numbers demonstrate the method and are not "
+            "statistics about the country. Each indicator below states where this release's numbers come from."]
+
+
 def render_markdown(indicators: list[Indicator], data_origin: dict[str, str] | None = None) -> str:
     """The catalogue document; with `data_origin` (code -> synthetic / real / partly synthetic / no data), as
     shipped in a release, each indicator states where this release's numbers come from."""
@@ -112,15 +186,14 @@ def render_markdown(indicators: list[Indicator], data_origin: dict[str, str] | N
     lines = ["# COP indicator catalogue", "",
              "<!-- Generated from indicators/registry/*.yaml by `cop indicators docs`; do not edit by hand. -->", "",
              f"{len(indicators)} indicators in six groups. Each is defined once, in the registry file named below; "
-             "expressions are SQL over the harmonised source's variables. Default reliability rules (DESIGN.md 4.4): "
-             "suppressed below 25 unweighted cases or above 33.3 % CV, low reliability (U) below 50 cases or above "
-             "16.6 % CV. "
-             f"Group values (world, regions, development and income groups) follow each entry's `aggregation`; "
+             "expressions are SQL over the harmonised source's variables. Group values (world, regions, development "
+             "and income groups) follow each entry's `aggregation`; "
              f"{len(series)} derived series (gender parity index `_GPI`, urban-rural gap `_URG`) follow by rule "
-             "from the survey proportions (see docs/methodology.md).",
+             "from the survey proportions. The quality rules below are the ones every published cell went through.",
              "", "| group | indicators |", "|---|---|"]
     lines += [f"| [{GROUP_TITLES[g]}](#{g.replace('_', '-')}) | {n} |" for g, n in counts.items()]
     lines += _reading_the_statistics()
+    lines += _quality_rules()
     for group in GROUP_PREFIXES:
         members = [i for i in indicators if i.group == group]
         lines += ["", f'<a id="{group.replace("_", "-")}"></a>', f"## {GROUP_TITLES[group]}", ""]

@@ -386,6 +386,20 @@ def withdraw_source(con: duckdb.DuckDBPyConnection, target: str, source_id: str,
                 [source_id, target, reason])
 
 
+def delivery_statuses(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Every survey delivery of the build with its verdict (accepted / rejected, rows kept and rejected, and the
+    reasons), for the release manifest: a rejected or withdrawn delivery is listed with why it was left out."""
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'quality' "
+                         "AND table_name = 'source_status'").fetchone()[0]
+    if not exists:
+        return []
+    frame = con.execute("""SELECT source_id, target, status, rows, accepted_rows, rejected_rows,
+                                  nullif(reasons, '') AS reasons
+                           FROM quality.source_status ORDER BY source_id""").df()
+    return [{k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]
+
+
 def _create_tables(con, target: str) -> None:
     table = harmonised_sources()[target].table
     definition = ", ".join(f"{_quote(c)} {t}" for c, t in target_columns(target).items())

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from indicators.harmonise_survey import delivery_statuses
 from indicators.registry import load_registry
 from indicators.release import new_release_id, publish_release
 from pipelines.assets.survey_estimates import SURVEY_ESTIMATE_ASSETS
@@ -38,6 +39,7 @@ def release(context: dg.AssetExecutionContext, build: BuildSettings, warehouse: 
                                   (SELECT count(*) FROM estimates.country_year)""").fetchone()))
         folder = publish_release(con, published_dir=Path(build.published_dir), release_id=release_id,
                                  indicators=registry, inputs=inputs, counts=counts,
+                                 deliveries=delivery_statuses(con),
                                  synthetic=any(bool(i["synthetic"]) for i in inputs))
     context.log.info(f"published release {release_id} at {folder}")
     return dg.MaterializeResult(metadata={"release_id": release_id, "path": dg.MetadataValue.path(str(folder))})
