@@ -8,6 +8,8 @@ difference in percentage points (its value can be 0 or negative).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -16,6 +18,42 @@ OBSERVATION_COLUMNS = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "SEX", "AGE", "UR
                        "UNIT_MEASURE", "STD_ERR", "CI_LOWER", "CI_UPPER", "CV", "N_UNWEIGHTED", "OBS_STATUS",
                        "CONF_STATUS", "COMMENT_OBS", "COVERAGE", "SOURCE_ID", "SYNTHETIC",
                        "RELEASE_ID"]
+# what each published column holds: the public database's column comments (and any other description of them)
+OBSERVATION_COLUMN_DESCRIPTIONS = {
+    "INDICATOR": "indicator code of the catalogue (BC.1, PA.3, IR.12, ...); <code>_GPI is the gender parity index "
+                 "(girls / boys) and <code>_URG the urban-rural difference in percentage points of a survey "
+                 "proportion",
+    "REF_AREA": "ISO 3166-1 alpha-3 code of a country (or XKX, CHI), or the code of a group of countries (WLD, "
+                "ITU_AFR, M49_002, LDC, WB_HIC, ...): see the areas table",
+    "TIME_PERIOD": "year; for a survey indicator the wave (the year fieldwork started)",
+    "SEX": "sex of the children the value is about: _T total, F female, M male (code list SEX)",
+    "AGE": "age band of the children the value is about: _T total, Y9T11 9 to 11 years, ... (code list AGE)",
+    "URBANISATION": "area type of the children the value is about: _T total, U urban, R rural (code list "
+                    "URBANISATION)",
+    "OBS_VALUE": "the value in UNIT_MEASURE, rounded to the indicator's decimals; null for a blank cell "
+                 "(OBS_STATUS Q, L or O)",
+    "UNIT_MEASURE": "unit of OBS_VALUE, STD_ERR and the interval bounds (code list UNIT_MEASURE)",
+    "STD_ERR": "standard error of a survey estimate, of its group value or gap (design-based), same unit as "
+               "the value; null for values without sampling error",
+    "CI_LOWER": "lower bound of the 95 % confidence interval (survey estimates, their group values and gaps)",
+    "CI_UPPER": "upper bound of the 95 % confidence interval",
+    "CV": "coefficient of variation in percent: 100 x STD_ERR / |OBS_VALUE| from the unrounded numbers; null "
+          "without a standard error, for a value of 0 and for a difference in percentage points",
+    "N_UNWEIGHTED": "unweighted number of survey respondents in the cell (a group value: summed over its "
+                    "members; a gap: over its two cells); null for values not from a survey",
+    "OBS_STATUS": "observation status (SDMX CL_OBS_STATUS): A normal, U low reliability, E estimated partial "
+                  "group total, Q suppressed, L group coverage too low, O missing (code list OBS_STATUS)",
+    "CONF_STATUS": "confidentiality status (SDMX CL_CONF_STATUS): F free; N, D, A, O say why a Q cell is "
+                   "suppressed (code list CONF_STATUS)",
+    "COMMENT_OBS": "the rules a flagged or blank cell meets, e.g. 'n<50; cv>16.6%' or 'coverage 42%<50%'; null "
+                   "for a plain A cell",
+    "COVERAGE": "group values only: share (0-1) of the group's population (the indicator's universe) living "
+                "in member countries with a value",
+    "SOURCE_ID": "the input file(s) the value rests on, '+' between several (see the sources table)",
+    "SYNTHETIC": "true when the value rests on a generated (synthetic) input: for demonstration and testing, "
+                 "not an official statistic",
+    "RELEASE_ID": "the release this row was published in",
+}
 # code -> (SDMX label, when this release uses it)
 OBS_STATUS = {
     "A": ("Normal value", "a published value with no reliability concern"),
@@ -48,8 +86,37 @@ CONF_STATUS = {
 OBS_STATUS_CODES = list(OBS_STATUS)
 CONF_STATUS_CODES = list(CONF_STATUS)
 WITH_VALUE = ("A", "U", "E")  # the statuses of a published value; the others are blank cells
-UNITS = ["percent", "percentage_points", "per_100", "per_100k", "count", "score", "ratio", "days"]
+# code -> label; per_100k is per 100,000 inhabitants (IR.15) or Internet users (IR.16): the indicator's name says
+UNIT_MEASURE = {
+    "percent": "percent (%)",
+    "percentage_points": "percentage points (a difference or change between two percentages)",
+    "per_100": "per 100 inhabitants",
+    "per_100k": "per 100,000 people (inhabitants or Internet users: the indicator's name says which)",
+    "count": "number (a count)",
+    "score": "score (on the scale stated in the indicator's definition)",
+    "ratio": "ratio (a gender parity index: girls / boys, 1 = parity)",
+    "days": "days",
+}
+UNITS = list(UNIT_MEASURE)
+SEX = {"_T": "Total", "F": "Female", "M": "Male"}
+URBANISATION = {"_T": "Total", "U": "Urban", "R": "Rural"}
+AGE_PATTERNS = {  # AGE code pattern -> label template; _T is the total over all ages
+    r"^_T$": "Total",
+    r"^Y(\d+)T(\d+)$": "{0} to {1} years",
+    r"^Y_LE(\d+)$": "{0} years or under",
+    r"^Y_GE(\d+)$": "{0} years or over",
+}
 CV_DECIMALS = 1
+
+
+def age_label(code: str) -> str:
+    """The label of an AGE code (Y9T11 '9 to 11 years', Y_LE14 '14 years or under', Y_GE15 '15 years or over');
+    a code of no known pattern is an error naming it."""
+    for pattern, template in AGE_PATTERNS.items():
+        match = re.match(pattern, code)
+        if match:
+            return template.format(*match.groups())
+    raise ValueError(f"AGE code {code!r} has no label: AGE codes are _T, Y<from>T<to>, Y_LE<n> or Y_GE<n>")
 
 
 def decimals_shown(values: pd.Series) -> pd.Series:

@@ -68,3 +68,19 @@ def full_sample_build(tmp_path_factory):
                          "--release-id", "sample-full"])
     assert code == 0
     return out / "published" / "sample-full", out / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="session")
+def release_folder(full_sample_build) -> Path:
+    """The release folder of the full sample build."""
+    return full_sample_build[0]
+
+
+@pytest.fixture(scope="session")
+def release_db(release_folder):
+    """The full sample release's public database, read-only, as an analyst opens it."""
+    import duckdb
+
+    con = duckdb.connect(str(release_folder / "cop_indicators.duckdb"), read_only=True)
+    yield con
+    con.close()
