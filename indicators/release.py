@@ -27,6 +27,8 @@ from indicators.errors import CopError
 from indicators.files import sha256_file
 from indicators.gaps import derived_series
 from indicators.public_database import sources_frame, write_public_database
+from indicators.report import write_report
+from indicators.sdmx import write_sdmx
 from indicators.observations import (missing_decimals, release_observations_sql, table_exists,
                                      unknown_source_ids)
 from indicators.registry import Indicator
@@ -72,7 +74,12 @@ def check_release_id(release_id: str) -> str:
 
 
 def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, release_id: str,
-                    indicators: list[Indicator], inputs: list[dict], counts: dict, synthetic: bool) -> Path:
+                    indicators: list[Indicator], inputs: list[dict], counts: dict, synthetic: bool,
+                    deliveries: list[dict] | None = None) -> Path:
+    """Write the release `release_id` into `published_dir` (write-audit-publish) and move `latest` to it.
+
+    `inputs`: provenance of every input file the observations rest on; `deliveries`: every survey delivery of the
+    build with its verdict (harmonise_survey.delivery_statuses), so that the manifest lists what was left out."""
     check_release_id(release_id)
     published_dir = Path(published_dir)
     published_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +90,7 @@ def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, rele
     shutil.rmtree(incoming, ignore_errors=True)
     incoming.mkdir()
     try:
-        _write_release(con, incoming, release_id, indicators, inputs, counts, synthetic)
+        _write_release(con, incoming, release_id, indicators, inputs, counts, synthetic, deliveries or [])
         os.rename(incoming, final)
     except BaseException:
         shutil.rmtree(incoming, ignore_errors=True)
@@ -93,7 +100,7 @@ def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, rele
 
 
 def _write_release(con, folder: Path, release_id: str, indicators: list[Indicator], inputs: list[dict],
-                   counts: dict, synthetic: bool) -> None:
+                   counts: dict, synthetic: bool, deliveries: list[dict]) -> None:
     decimals = published_decimals(indicators)
     unknown = missing_decimals(con, decimals)
     if unknown:
@@ -118,7 +125,9 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
               for name in ("aggregate_groups", "group_members") if table_exists(con, f"reference.{name}")}
     write_public_database(folder / "cop_indicators.duckdb", parquet, catalogue, areas_frame(con), groups,
                           sources_frame(inputs), release_id)
+    write_sdmx(folder, release_id)  # observations.sdmx.csv + its structure, labels from the public database
     charts = render_release_charts(folder, release_id)
+    write_report(folder, release_id, charts)  # report.html and profiles/<ISO3>.html, from the public database
     note = release_note(release_id, inputs, synthetic)
 
     outputs = [{"file": p.relative_to(folder).as_posix(), "sha256": sha256_file(p), "bytes": p.stat().st_size}
@@ -131,6 +140,10 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
         "data_note": note,
         "code_version": code_version(),
         "inputs": inputs,
+        # survey deliveries that were rejected or withdrawn: none of their rows is in this release
+        "left_out": [{k: d[k] for k in ("source_id", "target", "status", "rows", "reasons")}
+                     for d in deliveries if d["status"] != "accepted"],
+        "survey_deliveries": deliveries,
         "row_counts": {**counts, "observations": len(observations)},
         "indicators": {code: int(n) for code, n in observations.groupby("INDICATOR").size().items()},
         "observations_fingerprint": observations_fingerprint(observations),

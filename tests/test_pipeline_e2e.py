@@ -80,7 +80,8 @@ def test_release_folder_holds_every_output_and_latest_points_to_it(built):
     release = built / "test-release-1"
     assert sorted(p.name for p in release.iterdir()) == [
         "catalogue.md", "catalogue.parquet", "charts", "cop_indicators.duckdb", "manifest.json",
-        "observations.parquet"]
+        "observations.parquet", "observations.sdmx-structure.json", "observations.sdmx.csv", "profiles",
+        "report.html"]
     assert (built / "latest").resolve() == release.resolve()
     assert (built / "LATEST").read_text().strip() == "test-release-1"
     assert not [p for p in built.iterdir() if p.name.startswith(".incoming")]
@@ -117,8 +118,12 @@ def test_observations_are_the_sample_values_in_the_sdmx_layout(built):
 def test_public_duckdb_holds_observations_and_catalogue_but_no_raw_data(built):
     con = duckdb.connect(str(built / "test-release-1" / "cop_indicators.duckdb"), read_only=True)
     try:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        assert tables == {"observations", "catalogue", "aggregate_groups", "group_members", "areas", "sources"}
+        tables = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+        assert {t for t, kind in tables.items() if kind == "BASE TABLE"} == {
+            "observations", "catalogue", "aggregate_groups", "group_members", "areas", "sources",
+            "OBS_STATUS", "CONF_STATUS", "UNIT_MEASURE", "SEX", "AGE", "URBANISATION"}  # the last six: code lists
+        assert {t for t, kind in tables.items() if kind == "VIEW"} == {
+            "observations_labelled", "latest", "compare", "regional", "country_profile", "gaps"}
         groups = con.execute("SELECT count(*) FROM aggregate_groups").fetchone()[0]
         n = con.execute("SELECT count(*) FROM observations").fetchone()[0]
         codes = [r[0] for r in con.execute("SELECT code FROM catalogue ORDER BY code").fetchall()]
