@@ -1,6 +1,7 @@
 """The report as a reader sees it: report.html and one country profile of the sample release opened from disk
 (file://) in Debian's chromium through playwright. Every image loads, every internal link points to a file (and an
-anchor) that exists, the console stays clean, and a screenshot of each page (its top 12,000 px) is kept in tests/artifacts/.
+anchor) that exists, the console stays clean, and a screenshot of each page (its top 12,000 px) is kept in
+tests/artifacts/.
 
 Without /usr/bin/chromium the test is skipped, unless COP_REQUIRE_BROWSER=1 (CI sets it: .ci/run installs
 chromium), in which case it fails.
