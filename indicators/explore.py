@@ -32,6 +32,7 @@ import duckdb
 import pandas as pd
 
 from indicators import charts
+from indicators.charts.words import year_ranges
 from indicators.errors import CopError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -328,7 +329,7 @@ class Release:
             raise ExploreError(
                 f"{code}: no country observation" + (f" in {year}" if year is not None else "")
                 + (f" for {', '.join(wanted)}" if wanted else "")
-                + (f"; years with country data: {_year_ranges(years)}" if years else "; it has group values only"))
+                + (f"; years with country data: {year_ranges(sorted(years))}" if years else "; it has group values only"))
         if wanted and warn:
             absent = [c for c in wanted if c not in set(rows["REF_AREA"])]
             if absent:
@@ -615,17 +616,6 @@ def show(fig) -> None:
 
     display(fig)
     charts.plt.close(fig)
-
-
-def _year_ranges(years: list[int]) -> str:
-    """2017, 2018, 2019, 2021 -> '2017-2019, 2021'."""
-    spans: list[list[int]] = []
-    for y in sorted(years):
-        if spans and y == spans[-1][1] + 1:
-            spans[-1][1] = y
-        else:
-            spans.append([y, y])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 # --------------------------------------------------------------------------------- one-liners on a default release

@@ -106,6 +106,8 @@ AGE_PATTERNS = {  # AGE code pattern -> label template; _T is the total over all
     r"^Y_LE(\d+)$": "{0} years or under",
     r"^Y_GE(\d+)$": "{0} years or over",
 }
+SEX_CODES, URBANISATION_CODES = list(SEX), list(URBANISATION)
+AGE_CODE_PATTERN = "^(" + "|".join(p.strip("^$") for p in AGE_PATTERNS) + ")$"  # any code age_label can name
 CV_DECIMALS = 1
 
 
@@ -144,9 +146,9 @@ class ObservationModel(pa.DataFrameModel):
     INDICATOR: str = pa.Field(str_matches=r"^(BC|SA|RB|IR|PA|NC)\.\d+(_GPI|_URG)?$")  # derived gaps: indicators.gaps
     REF_AREA: str = pa.Field(str_matches=r"^[A-Z][A-Z0-9_]{1,15}$")
     TIME_PERIOD: int = pa.Field(ge=1960, le=2100)
-    SEX: str = pa.Field(isin=["_T", "F", "M"])
-    AGE: str = pa.Field(str_matches=r"^(_T|Y\d+T\d+|Y_LE\d+|Y_GE\d+)$")
-    URBANISATION: str = pa.Field(isin=["_T", "U", "R"])
+    SEX: str = pa.Field(isin=SEX_CODES)
+    AGE: str = pa.Field(str_matches=AGE_CODE_PATTERN)
+    URBANISATION: str = pa.Field(isin=URBANISATION_CODES)
     OBS_VALUE: float = pa.Field(nullable=True)
     UNIT_MEASURE: str = pa.Field(isin=UNITS)
     STD_ERR: float = pa.Field(nullable=True, ge=0)
