@@ -7,6 +7,8 @@ UV := $(TOOLS)/bin/uv
 UV_VERSION := 0.13.9
 
 # uv must use the machine's Python, never download one; Dagster uses the project's instance (dagster.yaml).
+# The environment is installed with compiled bytecode, so that the first `cop` command after set-up does not spend
+# seconds compiling pandas, scipy and Dagster.
 export UV_PYTHON_DOWNLOADS := never
 export DAGSTER_HOME := $(CURDIR)
 export COP_DAGSTER_STATE := $(CURDIR)/.dagster
@@ -18,7 +20,7 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --extra dev --python $(PYTHON)
+	$(UV) sync --frozen --extra dev --compile-bytecode --python $(PYTHON)
 	touch $@
 
 ## setup: create .venv with the locked dependencies
@@ -33,9 +35,12 @@ test: setup
 	$(VENV)/bin/python -m pytest
 
 ## dev: open the Dagster UI on http://127.0.0.1:3000
+# `dagster dev` writes logs/ and .logs_queue/ into DAGSTER_HOME: give it a home inside the git-ignored state folder
+# (a copy of dagster.yaml, whose storage is the same COP_DAGSTER_STATE as `cop build`'s, so the UI shows its runs)
 dev: setup
-	mkdir -p $(COP_DAGSTER_STATE)
-	$(VENV)/bin/dagster dev
+	mkdir -p $(COP_DAGSTER_STATE)/home
+	cp dagster.yaml $(COP_DAGSTER_STATE)/home/dagster.yaml
+	DAGSTER_HOME=$(COP_DAGSTER_STATE)/home $(VENV)/bin/dagster dev
 
 ## docs: regenerate docs/indicators.md from the indicator registry
 docs: setup

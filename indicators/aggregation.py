@@ -36,23 +36,21 @@ import logging
 
 import duckdb
 
-from indicators.country_level import compile_country_indicator
+from indicators.sources.ict.estimates import compile_country_indicator
+from indicators import tables
 from indicators.errors import ConfigError
-from indicators.harmonise import WIDE_TABLE
 from indicators.registry import Indicator
+from indicators.tables import sql_string, table_exists
 from indicators.warehouse import ensure_schemas
 from schemas.ict import ICT_VARIABLES
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MIN_COVERAGE = 0.5
-AGGREGATES_TABLE = "estimates.aggregates"
-CONTRIBUTIONS_TABLE = "estimates.group_contributions"
-GROUP_INPUTS_TABLE = "estimates.group_inputs"
-EXCLUSIONS_TABLE = "quality.aggregation_exclusions"
-GROUPS_TABLE = "reference.aggregate_groups"
-MEMBERS_TABLE = "reference.group_members"
-POPULATION_TABLE = "staging.population_weights"
+# the names the tests import these tables by (indicators.tables names them)
+AGGREGATES_TABLE = tables.ESTIMATES_AGGREGATES
+CONTRIBUTIONS_TABLE = tables.ESTIMATES_GROUP_CONTRIBUTIONS
+EXCLUSIONS_TABLE = tables.QUALITY_AGGREGATION_EXCLUSIONS
 Z_95 = 1.959963984540054
 # methods whose group values are made from country observations (the others: group_inputs, none)
 COUNTRY_VALUE_METHODS = ("weighted_mean", "sum", "country_mean")
@@ -62,7 +60,8 @@ WEIGHTS_SQL = f"""
     SELECT ref_area, year, weight, w FROM (
         SELECT p.ref_area, p.year, p.population_total, p.population_0_14,
                x.internet_users_pct / 100.0 * p.population_total AS internet_users
-        FROM {POPULATION_TABLE} p LEFT JOIN {WIDE_TABLE} x USING (ref_area, year))
+        FROM {tables.STAGING_POPULATION_WEIGHTS} p
+        LEFT JOIN {tables.STAGING_ICT_COUNTRY_YEAR_WIDE} x USING (ref_area, year))
     UNPIVOT (w FOR weight IN (population_total, population_0_14, internet_users))"""
 
 
@@ -96,12 +95,12 @@ def build_group_inputs(con: duckdb.DuckDBPyConnection) -> int:
             f"array_to_string(list_sort(list_distinct(list({name}__source) FILTER (WHERE {reported}))), '+') "
             f"AS {name}__source"]
     con.execute(f"""
-        CREATE OR REPLACE TABLE {GROUP_INPUTS_TABLE} AS
+        CREATE OR REPLACE TABLE {tables.ESTIMATES_GROUP_INPUTS} AS
         SELECT g.group_code AS ref_area, x.year, count(*) AS members_reporting_any, {', '.join(columns)}
-        FROM {MEMBERS_TABLE} g JOIN {WIDE_TABLE} x ON x.ref_area = g.iso3
+        FROM {tables.REFERENCE_GROUP_MEMBERS} g JOIN {tables.STAGING_ICT_COUNTRY_YEAR_WIDE} x ON x.ref_area = g.iso3
         WHERE x.population_total IS NOT NULL
         GROUP BY g.group_code, x.year ORDER BY 1, 2""")
-    return con.execute(f"SELECT count(*) FROM {GROUP_INPUTS_TABLE}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {tables.ESTIMATES_GROUP_INPUTS}").fetchone()[0]
 
 
 def group_inputs_sql(indicators: list[Indicator], min_coverage: float) -> str | None:
@@ -109,7 +108,8 @@ def group_inputs_sql(indicators: list[Indicator], min_coverage: float) -> str | 
     if not selected:
         return None
     union = "\nUNION ALL\n".join(
-        f"SELECT *, {i.min_countries} AS min_countries FROM ({compile_country_indicator(i, GROUP_INPUTS_TABLE, True)})"
+        f"SELECT *, {i.min_countries} AS min_countries "
+        f"FROM ({compile_country_indicator(i, tables.ESTIMATES_GROUP_INPUTS, True)})"
         for i in selected)
     few = "COUNTRIES < min_countries"
     low = f"COVERAGE < {min_coverage}"
@@ -150,7 +150,8 @@ def contributions_sql(indicators: list[Indicator], country_observations: str) ->
     selected = _country_value_indicators(indicators)
     if not selected:
         return None
-    spec = ", ".join(f"('{i.code}', '{i.aggregation_method}', {_sql_text(i.aggregation.get('weight'))})"
+    spec = ", ".join(f"('{i.code}', '{i.aggregation_method}', "
+                     f"{'NULL' if i.aggregation.get('weight') is None else sql_string(i.aggregation['weight'])})"
                      for i in selected)
     return f"""
         WITH spec(INDICATOR, method, weight) AS (VALUES {spec}),
@@ -161,7 +162,7 @@ def contributions_sql(indicators: list[Indicator], country_observations: str) ->
                CASE s.method WHEN 'weighted_mean' THEN w.w * coalesce(o.POPULATION_SHARE, 1)
                              WHEN 'country_mean' THEN 1.0 ELSE w.w END AS value_weight
         FROM ({country_observations}) o JOIN spec s USING (INDICATOR)
-        JOIN {MEMBERS_TABLE} g ON g.iso3 = o.REF_AREA
+        JOIN {tables.REFERENCE_GROUP_MEMBERS} g ON g.iso3 = o.REF_AREA
         LEFT JOIN weights w ON w.ref_area = o.REF_AREA AND w.year = o.TIME_PERIOD AND w.weight = s.weight
         -- published values only; a weighted mean needs the member's weight, a count adds up without one
         WHERE o.OBS_VALUE IS NOT NULL AND o.CONF_STATUS = 'F'
@@ -193,8 +194,8 @@ def country_values_sql(indicators: list[Indicator], min_coverage: float) -> str 
         group_weights AS (
             -- the denominators of coverage: every member with a weight that year, and every member
             SELECT g.group_code, w.year, w.weight, sum(w.w) AS total_weight
-            FROM {MEMBERS_TABLE} g JOIN member_weights w ON w.ref_area = g.iso3 GROUP BY ALL),
-        group_sizes AS (SELECT group_code, count(*) AS members FROM {MEMBERS_TABLE} GROUP BY 1),
+            FROM {tables.REFERENCE_GROUP_MEMBERS} g JOIN member_weights w ON w.ref_area = g.iso3 GROUP BY ALL),
+        group_sizes AS (SELECT group_code, count(*) AS members FROM {tables.REFERENCE_GROUP_MEMBERS} GROUP BY 1),
         grouped AS (
             SELECT c.INDICATOR, c.REF_AREA, c.TIME_PERIOD, c.SEX, c.AGE, c.URBANISATION,
                    any_value(c.method) AS method, any_value(c.weight) AS weight, count(*) AS countries,
@@ -213,7 +214,7 @@ def country_values_sql(indicators: list[Indicator], min_coverage: float) -> str 
                    sum(c.base_weight) AS covered_weight,
                    sum(c.n) AS n, bool_or(c.status = 'U') AS any_low,
                    array_to_string(list_sort(list_distinct(list(c.source_id))), '+') AS source_id
-            FROM {CONTRIBUTIONS_TABLE} c
+            FROM {tables.ESTIMATES_GROUP_CONTRIBUTIONS} c
             GROUP BY c.INDICATOR, c.REF_AREA, c.TIME_PERIOD, c.SEX, c.AGE, c.URBANISATION),
         ruled AS (
             SELECT g.*, s.unit, s.min_countries, s.max_share,
@@ -254,10 +255,6 @@ def _bounded(expression: str) -> str:
             f"ELSE {expression} END")
 
 
-def _sql_text(value: str | None) -> str:
-    return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
-
-
 # -------------------------------------------------------------------------------------------------- entry
 def compute_aggregates(con: duckdb.DuckDBPyConnection, indicators: list[Indicator], country_observations: str,
                        min_coverage: float = DEFAULT_MIN_COVERAGE) -> dict[str, int]:
@@ -276,21 +273,21 @@ def compute_aggregates(con: duckdb.DuckDBPyConnection, indicators: list[Indicato
         parts.append(group_inputs_sql(indicators, min_coverage))
     contributions = contributions_sql(indicators, country_observations)
     if contributions:
-        con.execute(f"CREATE OR REPLACE TABLE {CONTRIBUTIONS_TABLE} AS {contributions}")
-        con.execute(f"""CREATE OR REPLACE TABLE {CONTRIBUTIONS_TABLE} AS
+        con.execute(f"CREATE OR REPLACE TABLE {tables.ESTIMATES_GROUP_CONTRIBUTIONS} AS {contributions}")
+        con.execute(f"""CREATE OR REPLACE TABLE {tables.ESTIMATES_GROUP_CONTRIBUTIONS} AS
                         SELECT *, value_weight / sum(value_weight) OVER (PARTITION BY INDICATOR, REF_AREA,
                                TIME_PERIOD, SEX, AGE, URBANISATION) AS share_of_weight
-                        FROM {CONTRIBUTIONS_TABLE}
+                        FROM {tables.ESTIMATES_GROUP_CONTRIBUTIONS}
                         ORDER BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION, MEMBER""")
         parts.append(country_values_sql(indicators, min_coverage))
     parts = [p for p in parts if p]
     if not parts:
         raise ConfigError("no registry entry declares how to aggregate (field 'aggregation')")
     union = "\nUNION ALL\n".join(f"SELECT * FROM ({p})" for p in parts)
-    con.execute(f"""CREATE OR REPLACE TABLE {AGGREGATES_TABLE} AS SELECT * FROM ({union})
+    con.execute(f"""CREATE OR REPLACE TABLE {tables.ESTIMATES_AGGREGATES} AS SELECT * FROM ({union})
                     ORDER BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION""")
     _record_exclusions(con, indicators, country_observations)
-    rows = dict(con.execute(f"SELECT INDICATOR, count(*) FROM {AGGREGATES_TABLE} GROUP BY 1").fetchall())
+    rows = dict(con.execute(f"SELECT INDICATOR, count(*) FROM {tables.ESTIMATES_AGGREGATES} GROUP BY 1").fetchall())
     return {i.code: rows.get(i.code, 0) for i in indicators if i.aggregation_method != "none"}
 
 
@@ -299,12 +296,12 @@ def _record_exclusions(con: duckdb.DuckDBPyConnection, indicators: list[Indicato
     means only: a count without a weight still adds up, it just does not count towards coverage)."""
     weighted = [(i.code, i.aggregation["weight"]) for i in indicators if i.aggregation_method == "weighted_mean"]
     if not weighted:
-        con.execute(f"CREATE OR REPLACE TABLE {EXCLUSIONS_TABLE} (INDICATOR VARCHAR, REF_AREA VARCHAR, "
-                    "TIME_PERIOD BIGINT, weight VARCHAR, reason VARCHAR)")
+        con.execute(f"CREATE OR REPLACE TABLE {tables.QUALITY_AGGREGATION_EXCLUSIONS} (INDICATOR VARCHAR, "
+                    "REF_AREA VARCHAR, TIME_PERIOD BIGINT, weight VARCHAR, reason VARCHAR)")
         return
     spec = ", ".join(f"('{code}', '{weight}')" for code, weight in weighted)
     con.execute(f"""
-        CREATE OR REPLACE TABLE {EXCLUSIONS_TABLE} AS
+        CREATE OR REPLACE TABLE {tables.QUALITY_AGGREGATION_EXCLUSIONS} AS
         WITH spec(INDICATOR, weight) AS (VALUES {spec}), weights AS ({WEIGHTS_SQL})
         SELECT DISTINCT o.INDICATOR, o.REF_AREA, o.TIME_PERIOD, s.weight,
                'no ' || s.weight || ' for the country and year: left out of every group value' AS reason
@@ -312,10 +309,10 @@ def _record_exclusions(con: duckdb.DuckDBPyConnection, indicators: list[Indicato
         LEFT JOIN weights w ON w.ref_area = o.REF_AREA AND w.year = o.TIME_PERIOD AND w.weight = s.weight
         WHERE o.OBS_VALUE IS NOT NULL AND w.w IS NULL
         ORDER BY 1, 2, 3""")
-    excluded = con.execute(f"SELECT count(*) FROM {EXCLUSIONS_TABLE}").fetchone()[0]
+    excluded = con.execute(f"SELECT count(*) FROM {tables.QUALITY_AGGREGATION_EXCLUSIONS}").fetchone()[0]
     if excluded:
         log.warning("%d country values have no weight and are left out of group values (see %s)",
-                    excluded, EXCLUSIONS_TABLE)
+                    excluded, tables.QUALITY_AGGREGATION_EXCLUSIONS)
 
 
 def audit_aggregates(con: duckdb.DuckDBPyConnection, indicators: list[Indicator],
@@ -328,10 +325,11 @@ def audit_aggregates(con: duckdb.DuckDBPyConnection, indicators: list[Indicator]
           count(*) FILTER (WHERE COVERAGE IS NULL OR COVERAGE < 0 OR COVERAGE > 1 + 1e-9) AS coverage_not_a_share,
           count(*) FILTER (WHERE COVERAGE < {min_coverage} AND OBS_VALUE IS NOT NULL) AS shown_below_min_coverage,
           count(*) FILTER (WHERE OBS_VALUE IS NULL AND OBS_STATUS NOT IN ('Q', 'L')) AS withheld_without_reason,
-          count(*) FILTER (WHERE REF_AREA NOT IN (SELECT group_code FROM {GROUPS_TABLE})) AS unknown_group,
+          count(*) FILTER (WHERE REF_AREA NOT IN (SELECT group_code FROM {tables.REFERENCE_AGGREGATE_GROUPS}))
+            AS unknown_group,
           count(*) FILTER (WHERE INDICATOR IN ({shares}) AND (OBS_VALUE < 0 OR OBS_VALUE > 100)) AS share_out_of_range,
           count(*) FILTER (WHERE OBS_VALUE < CI_LOWER - 1e-9 OR OBS_VALUE > CI_UPPER + 1e-9) AS outside_ci
-        FROM {AGGREGATES_TABLE}""").df().iloc[0].to_dict().items()}
+        FROM {tables.ESTIMATES_AGGREGATES}""").df().iloc[0].to_dict().items()}
     counts.update(shown_from_too_few_or_one_dominant_country=_shown_against_the_country_rules(con, indicators))
     return counts
 
@@ -340,18 +338,16 @@ def _shown_against_the_country_rules(con: duckdb.DuckDBPyConnection, indicators:
     """Group values from country values that are shown although fewer than min_countries members contribute
     or one holds more than max_country_share of the weight (recounted from estimates.group_contributions)."""
     selected = _country_value_indicators(indicators)
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema || '.' || table_name = ?",
-                         [CONTRIBUTIONS_TABLE]).fetchone()[0]
-    if not selected or not exists:
+    if not selected or not table_exists(con, tables.ESTIMATES_GROUP_CONTRIBUTIONS):
         return 0
     spec = ", ".join(f"('{i.code}', {_country_rules(i)})" for i in selected)
     return int(con.execute(f"""
         WITH spec(INDICATOR, min_countries, max_share) AS (VALUES {spec}),
         members AS (SELECT INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION, count(*) AS countries,
                            max(share_of_weight) AS top_share
-                    FROM {CONTRIBUTIONS_TABLE} GROUP BY ALL)
-        SELECT count(*) FROM {AGGREGATES_TABLE} a JOIN members m USING (INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE,
-                                                                       URBANISATION)
+                    FROM {tables.ESTIMATES_GROUP_CONTRIBUTIONS} GROUP BY ALL)
+        SELECT count(*) FROM {tables.ESTIMATES_AGGREGATES} a
+        JOIN members m USING (INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION)
         JOIN spec s USING (INDICATOR)
         WHERE a.OBS_VALUE IS NOT NULL
           AND (m.countries < s.min_countries OR (s.max_share IS NOT NULL AND m.top_share > s.max_share + 1e-12))

@@ -12,7 +12,9 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-AREAS_SQL = """
+from indicators import tables
+
+AREAS_SQL = f"""
     SELECT c.iso3 AS ref_area, c.name, 'country' AS type, CAST(NULL AS VARCHAR) AS classification,
            nullif(c.iso2, '') AS iso2, nullif(c.m49, '') AS m49_code, CAST(c.un_member AS BOOLEAN) AS un_member,
            i.itu_region_code AS itu_region, i.itu_region_name,
@@ -23,14 +25,14 @@ AREAS_SQL = """
            'WB_' || w.income_group_code AS income_group, w.income_group_name,
            CAST(d.ldc AS BOOLEAN) AS ldc, CAST(d.lldc AS BOOLEAN) AS lldc, CAST(d.sids AS BOOLEAN) AS sids,
            d.developed AS development
-    FROM reference.countries c
-    LEFT JOIN reference.itu_regions i USING (iso3)
-    LEFT JOIN reference.m49_regions m USING (iso3)
-    LEFT JOIN reference.wb_income_groups w USING (iso3)
-    LEFT JOIN reference.development_status d USING (iso3)
+    FROM {tables.REFERENCE_COUNTRIES} c
+    LEFT JOIN {tables.REFERENCE_ITU_REGIONS} i USING (iso3)
+    LEFT JOIN {tables.REFERENCE_M49_REGIONS} m USING (iso3)
+    LEFT JOIN {tables.REFERENCE_WB_INCOME_GROUPS} w USING (iso3)
+    LEFT JOIN {tables.REFERENCE_DEVELOPMENT_STATUS} d USING (iso3)
     UNION ALL BY NAME
     SELECT group_code AS ref_area, group_name AS name, 'group' AS type, classification
-    FROM reference.aggregate_groups
+    FROM {tables.REFERENCE_AGGREGATE_GROUPS}
     ORDER BY type, ref_area"""
 
 AREA_COLUMNS = {

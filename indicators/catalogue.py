@@ -12,7 +12,7 @@ from indicators.gaps import derived_series
 from indicators.registry import Indicator
 from schemas.observations import CONF_STATUS, OBS_STATUS
 from schemas.registry import GROUP_PREFIXES
-from schemas.sources import harmonised_sources
+from indicators.sources import harmonised_sources
 
 DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "indicators.md"
 GROUP_TITLES = {

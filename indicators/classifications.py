@@ -18,9 +18,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pycountry
-import yaml
 
+from indicators.files import load_yaml
 from indicators.errors import InputError
+from indicators.tables import REFERENCE_AGGREGATE_GROUPS, REFERENCE_CLASSIFICATIONS, REFERENCE_GROUP_MEMBERS
 from indicators.warehouse import replace_table
 from schemas.classifications import (ITU_REGIONS, M49_INTERMEDIATE, M49_REGIONS, M49_SUBREGIONS, MODELS,
                                      WB_INCOME_GROUPS, classification_violations)
@@ -124,8 +125,8 @@ def load_classifications(con: duckdb.DuckDBPyConnection, reference_dir: Path = R
     tables = read_classifications(reference_dir)
     notes = {name: _note(reference_dir / f"{name}.yaml") for name in MODELS}
     groups, members = group_tables(tables, notes)
-    out = {**{f"reference.{name}": frame for name, frame in tables.items()},
-           "reference.aggregate_groups": groups, "reference.group_members": members}
+    out = {**{REFERENCE_CLASSIFICATIONS[name]: frame for name, frame in tables.items()},
+           REFERENCE_AGGREGATE_GROUPS: groups, REFERENCE_GROUP_MEMBERS: members}
     con.execute("BEGIN TRANSACTION")
     try:
         counts = {name: replace_table(con, name, frame) for name, frame in out.items()}
@@ -144,7 +145,7 @@ def _csv(path: Path) -> pd.DataFrame:
 def _note(path: Path) -> dict:
     if not path.exists():
         raise InputError.single(path, "the source note of a classification file is missing")
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return load_yaml(path.read_text(encoding="utf-8")) or {}
 
 
 def _shown_path(path: Path) -> str:

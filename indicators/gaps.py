@@ -6,7 +6,7 @@ For every registry entry estimated as a proportion:
   is a gap against girls, for a risk or harm indicator it means girls are less exposed);
 - with the `urbanisation` disaggregation: the urban-rural gap `<code>_URG` = urban - rural, in percentage
   points.
-Country gaps are estimated with the survey indicators (indicators.estimation.survey_indicators) from the
+Country gaps are estimated with the survey indicators (indicators.sources.survey_microdata.estimates) from the
 unrounded cells, with the covariance of the two cells from the same design. Group gaps are computed here from
 the unrounded group values; their variance carries the covariance of the two group cells,
 Cov(G_1, G_2) = sum_i a_i b_i Cov_i(cell 1, cell 2), over the countries in both cells (a_i, b_i their shares
@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 import duckdb
 
+from indicators import tables
 from indicators.registry import Indicator
 from indicators.warehouse import ensure_schemas
 
 GPI_DECIMALS = 2
-GAPS_TABLE = "estimates.gaps"
+GAPS_TABLE = tables.ESTIMATES_GAPS  # the name the tests import it by
 Z_95 = 1.959963984540054
 
 
@@ -174,7 +175,7 @@ def compute_group_gaps(con: duckdb.DuckDBPyConnection, indicators: list[Indicato
     query = group_gaps_sql(indicators, f"SELECT * FROM {aggregates_table}",
                            f"SELECT * FROM {contributions_table}" if contributions_table else None, country_gaps)
     if query is None:
-        con.execute(f"CREATE OR REPLACE TABLE {GAPS_TABLE} AS SELECT * FROM {aggregates_table} LIMIT 0")
+        con.execute(f"CREATE OR REPLACE TABLE {tables.ESTIMATES_GAPS} AS SELECT * FROM {aggregates_table} LIMIT 0")
     else:
-        con.execute(f"CREATE OR REPLACE TABLE {GAPS_TABLE} AS {query}")
-    return con.execute(f"SELECT count(*) FROM {GAPS_TABLE}").fetchone()[0]
+        con.execute(f"CREATE OR REPLACE TABLE {tables.ESTIMATES_GAPS} AS {query}")
+    return con.execute(f"SELECT count(*) FROM {tables.ESTIMATES_GAPS}").fetchone()[0]

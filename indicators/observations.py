@@ -1,7 +1,8 @@
 """The published observation set, assembled in SQL from the estimates tables (DESIGN.md 4.3 layout).
 
-Country observations come from estimates.country_year and estimates.incidents (country-level values: status A,
-no sampling error) and estimates.survey_* (survey estimates and country gaps with their quality columns). Group
+Country observations come from the observation tables every registered source declares (indicators.sources):
+e.g. estimates.country_year and estimates.incidents (country-level values: status A, no sampling error) and
+estimates.survey_* (survey estimates and country gaps with their quality columns). Group
 values (estimates.aggregates) and their gaps (estimates.gaps) are computed from the country observations and
 added to them for the release. Every table here is unrounded; release_observations_sql computes CV and rounds
 every statistic once (indicators.publication).
@@ -11,11 +12,10 @@ from __future__ import annotations
 
 import duckdb
 
-from indicators.aggregation import AGGREGATES_TABLE
-from indicators.country_level import ESTIMATES_TABLE
-from indicators.gaps import GAPS_TABLE
-from indicators.incidents import ESTIMATES_TABLE as INCIDENTS_TABLE
+from indicators import tables
 from indicators.publication import finish_observations_sql
+from indicators.sources import registered_sources
+from indicators.tables import table_exists  # indicators.release imports it from here too
 
 # the release layout before CV and RELEASE_ID are added
 LAYOUT = ("INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION, OBS_VALUE, UNIT_MEASURE, STD_ERR, CI_LOWER, "
@@ -23,39 +23,61 @@ LAYOUT = ("INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION, OBS_VALUE, 
 GAP_SUFFIX = r"_(GPI|URG)$"
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-                            "AND table_name = ?", [schema, name]).fetchone()[0])
+# the columns a table needs to be read as country observations; the others of the layout default (below)
+OBSERVATION_KEY_COLUMNS = ("INDICATOR", "REF_AREA", "TIME_PERIOD", "OBS_VALUE", "UNIT_MEASURE", "SOURCE_ID")
 
 
-def survey_estimate_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [f"estimates.{name}" for (name,) in con.execute(
-        """SELECT table_name FROM information_schema.columns WHERE table_schema = 'estimates'
-           AND table_name LIKE 'survey_%' AND column_name = 'OBS_VALUE' ORDER BY 1""").fetchall()]
+def observation_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables of country observations the registered sources wrote (their `observation_tables`, `*` patterns
+    resolved against the warehouse), each with at least the key columns of the layout."""
+    patterns = [t for source in registered_sources() for t in source.observation_tables]
+    found = []
+    for pattern in patterns:
+        schema, name = pattern.split(".")
+        for (table,) in con.execute(
+                """SELECT table_schema || '.' || table_name FROM information_schema.columns
+                   WHERE table_schema = ? AND table_name LIKE ? GROUP BY ALL
+                   HAVING count(*) FILTER (WHERE column_name IN ?) = ? ORDER BY 1""",
+                [schema, name.replace("*", "%"), list(OBSERVATION_KEY_COLUMNS),
+                 len(OBSERVATION_KEY_COLUMNS)]).fetchall():
+            if table not in found:
+                found.append(table)
+    return found
 
 
 def country_observations_sql(con: duckdb.DuckDBPyConnection) -> str:
     """Every country observation, one delivery per indicator, country and period, in the release layout plus
-    POPULATION_SHARE (a survey cell's share of the surveyed population) and CELL_COVARIANCE (a gap's)."""
-    country_tables = [ESTIMATES_TABLE] + [t for t in (INCIDENTS_TABLE,) if table_exists(con, t)]
-    country = " UNION ALL BY NAME ".join(f"SELECT * FROM {t}" for t in country_tables)
-    survey = "".join(f"""
-        UNION ALL
-        SELECT INDICATOR, REF_AREA, CAST(TIME_PERIOD AS BIGINT), SEX, AGE, URBANISATION, OBS_VALUE, UNIT_MEASURE,
-               STD_ERR, CI_LOWER, CI_UPPER, CAST(N_UNWEIGHTED AS BIGINT), OBS_STATUS, CONF_STATUS, COMMENT_OBS,
-               CAST(NULL AS DOUBLE), SOURCE_ID, POPULATION_SHARE, CELL_COVARIANCE
-        FROM {table}""" for table in survey_estimate_tables(con))
+    POPULATION_SHARE (a survey cell's share of the surveyed population) and CELL_COVARIANCE (a gap's).
+
+    The sources' tables are stacked by column name: an administrative source writes the key columns only (a
+    country total, status A, no sampling error), a survey writes every column of the layout."""
+    observed = observation_tables(con)
+    if not observed:
+        return f"SELECT {LAYOUT}, CAST(NULL AS DOUBLE) AS POPULATION_SHARE, " \
+               "CAST(NULL AS DOUBLE) AS CELL_COVARIANCE WHERE false"
+    stacked = " UNION ALL BY NAME ".join(f"SELECT * FROM {t}" for t in observed)
+    columns = {c for t in observed for (c,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = ?",
+        [t]).fetchall()}
+
+    def column(name: str, default: str, cast: str) -> str:
+        return f"CAST(coalesce({name}, {default}) AS {cast})" if name in columns else f"CAST({default} AS {cast})"
+
     return f"""
         SELECT * FROM (
         SELECT INDICATOR, REF_AREA, CAST(TIME_PERIOD AS BIGINT) AS TIME_PERIOD,
-               '_T' AS SEX, '_T' AS AGE, '_T' AS URBANISATION,
+               {column("SEX", "'_T'", "VARCHAR")} AS SEX, {column("AGE", "'_T'", "VARCHAR")} AS AGE,
+               {column("URBANISATION", "'_T'", "VARCHAR")} AS URBANISATION,
                OBS_VALUE, UNIT_MEASURE,
-               CAST(NULL AS DOUBLE) AS STD_ERR, CAST(NULL AS DOUBLE) AS CI_LOWER, CAST(NULL AS DOUBLE) AS CI_UPPER,
-               CAST(NULL AS BIGINT) AS N_UNWEIGHTED, 'A' AS OBS_STATUS, 'F' AS CONF_STATUS,
-               CAST(NULL AS VARCHAR) AS COMMENT_OBS, CAST(NULL AS DOUBLE) AS COVERAGE, SOURCE_ID,
-               CAST(NULL AS DOUBLE) AS POPULATION_SHARE, CAST(NULL AS DOUBLE) AS CELL_COVARIANCE
-        FROM ({country}){survey})
+               {column("STD_ERR", "NULL", "DOUBLE")} AS STD_ERR, {column("CI_LOWER", "NULL", "DOUBLE")} AS CI_LOWER,
+               {column("CI_UPPER", "NULL", "DOUBLE")} AS CI_UPPER,
+               {column("N_UNWEIGHTED", "NULL", "BIGINT")} AS N_UNWEIGHTED,
+               {column("OBS_STATUS", "'A'", "VARCHAR")} AS OBS_STATUS,
+               {column("CONF_STATUS", "'F'", "VARCHAR")} AS CONF_STATUS,
+               {column("COMMENT_OBS", "NULL", "VARCHAR")} AS COMMENT_OBS, CAST(NULL AS DOUBLE) AS COVERAGE, SOURCE_ID,
+               {column("POPULATION_SHARE", "NULL", "DOUBLE")} AS POPULATION_SHARE,
+               {column("CELL_COVARIANCE", "NULL", "DOUBLE")} AS CELL_COVARIANCE
+        FROM ({stacked}))
         -- two deliveries for one country and wave: publish all cells of the one with more cases in the total,
         -- never a mix (complementary suppression holds within one delivery); a gap follows its indicator
         QUALIFY SOURCE_ID = first(SOURCE_ID) OVER (
@@ -65,21 +87,56 @@ def country_observations_sql(con: duckdb.DuckDBPyConnection) -> str:
                      DESC NULLS LAST, SOURCE_ID)"""
 
 
+def write_country_observations(con: duckdb.DuckDBPyConnection) -> int:
+    """Stack the country observations once per build (group values, gaps and the release all read them)."""
+    con.execute(f"CREATE OR REPLACE TABLE {tables.ESTIMATES_COUNTRY_OBSERVATIONS} AS {country_observations_sql(con)}")
+    return con.execute(f"SELECT count(*) FROM {tables.ESTIMATES_COUNTRY_OBSERVATIONS}").fetchone()[0]
+
+
+def country_observations(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL of the country observations: the table this build wrote, else computed from the sources' tables."""
+    if table_exists(con, tables.ESTIMATES_COUNTRY_OBSERVATIONS):
+        return f"SELECT * FROM {tables.ESTIMATES_COUNTRY_OBSERVATIONS}"
+    return country_observations_sql(con)
+
+
 def unrounded_observations_sql(con: duckdb.DuckDBPyConnection) -> str:
     """Country observations, group values and gaps in the release layout (without CV), unrounded."""
-    parts = [country_observations_sql(con)] + [f"SELECT {LAYOUT} FROM {t}" for t in (AGGREGATES_TABLE, GAPS_TABLE)
-                                                if table_exists(con, t)]
+    parts = [country_observations(con)] + [f"SELECT {LAYOUT} FROM {t}"
+                                           for t in (tables.ESTIMATES_AGGREGATES, tables.ESTIMATES_GAPS)
+                                           if table_exists(con, t)]
     return "\nUNION ALL\n".join(f"SELECT {LAYOUT} FROM ({p})" for p in parts)
 
 
-INPUT_FILE_TABLES = ("raw.ict_files", "raw.incident_files", "raw.microdata_files")
+def provenance_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(source name, table) of every registered source's provenance table present in the warehouse."""
+    return [(source.name, table) for source in registered_sources() for table in source.provenance_tables
+            if table_exists(con, table)]
 
 
 def input_sources_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """source_id, synthetic of every input file of the build (ICT files, incident files, survey deliveries)."""
+    """source_id, synthetic of every input file of the build (each source's provenance tables)."""
     parts = [f"SELECT source_id, CAST(synthetic AS BOOLEAN) AS synthetic FROM {t}"
-             for t in INPUT_FILE_TABLES if table_exists(con, t)]
+             for _, t in provenance_tables(con)]
     return " UNION ALL ".join(parts) or "SELECT NULL::VARCHAR AS source_id, NULL::BOOLEAN AS synthetic WHERE false"
+
+
+def release_inputs(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Provenance of every input the release rests on, for its manifest: each source's files, in the order the
+    source recorded them, without the deliveries that were rejected (they are listed as left out)."""
+    rejected = {s for (s,) in con.execute(
+        f"SELECT source_id FROM {tables.QUALITY_SOURCE_STATUS} WHERE status <> 'accepted'").fetchall()} \
+        if table_exists(con, tables.QUALITY_SOURCE_STATUS) else set()
+    inputs = []
+    for source, table in provenance_tables(con):
+        frame = con.execute(f"SELECT * FROM {table}").df()
+        frame = frame.sort_values("priority" if "priority" in frame else "source_id", kind="stable")
+        for row in frame.to_dict("records"):
+            if row["source_id"] in rejected:
+                continue
+            row.setdefault("layout", "microdata" if "format" in row else source)
+            inputs.append({"source": source, **row})
+    return inputs
 
 
 def unknown_source_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -109,7 +166,7 @@ def release_observations_sql(con: duckdb.DuckDBPyConnection, release_id: str, de
 
 def country_gaps_sql(con: duckdb.DuckDBPyConnection) -> str:
     """The country rows of the gap series (with CELL_COVARIANCE), as published."""
-    return f"SELECT * FROM ({country_observations_sql(con)}) WHERE regexp_matches(INDICATOR, '{GAP_SUFFIX}')"
+    return f"SELECT * FROM ({country_observations(con)}) WHERE regexp_matches(INDICATOR, '{GAP_SUFFIX}')"
 
 
 def missing_decimals(con: duckdb.DuckDBPyConnection, decimals: dict[str, int]) -> list[str]:

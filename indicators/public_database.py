@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from indicators.tables import quote_identifier, sql_string
 from indicators.areas import AREA_COLUMNS
 from indicators.catalogue import CATALOGUE_COLUMN_DESCRIPTIONS
 from schemas.observations import (CONF_STATUS, OBS_STATUS, OBSERVATION_COLUMN_DESCRIPTIONS, OBSERVATION_COLUMNS,
@@ -276,10 +277,6 @@ def column_descriptions(relation: str) -> dict[str, str]:
                           if view == relation}}
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """A text column holding only nulls would become DuckDB's NULL type: make it VARCHAR."""
     empty = [c for c in frame.columns if frame[c].dtype == object and frame[c].isna().all()]
@@ -317,7 +314,7 @@ def _comment(public: duckdb.DuckDBPyConnection, descriptions: dict[str, str]) ->
     undescribed = []
     for name, text in descriptions.items():
         kind = "VIEW" if name in PUBLIC_VIEWS else "TABLE"
-        public.execute(f"COMMENT ON {kind} {name} IS {_literal(text)}")
+        public.execute(f"COMMENT ON {kind} {name} IS {sql_string(text)}")
         columns = column_descriptions(name)
         present = [row[0] for row in public.execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [name]).fetchall()]
@@ -325,7 +322,7 @@ def _comment(public: duckdb.DuckDBPyConnection, descriptions: dict[str, str]) ->
             if column not in columns:
                 undescribed.append(f"{name}.{column}")
                 continue
-            public.execute(f'COMMENT ON COLUMN {name}."{column}" IS {_literal(columns[column])}')
+            public.execute(f'COMMENT ON COLUMN {name}.{quote_identifier(column)} IS {sql_string(columns[column])}')
     if undescribed:
         raise ValueError("public database: no description for column(s) " + ", ".join(undescribed) +
                          " (add them to the column descriptions of indicators/public_database.py or the module "

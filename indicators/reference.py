@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from indicators import tables
 from indicators.classifications import load_classifications
 from indicators.warehouse import replace_table
 from schemas.ict import REFERENCE_DIR
@@ -16,11 +17,7 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
     # classifications first: they are validated before anything is written (InputError names the cell)
     classifications = load_classifications(con)
-    return {
-        "reference.un_member_states": replace_table(con, "reference.un_member_states", csv("un_member_states.csv")),
-        "reference.country_code_exceptions": replace_table(con, "reference.country_code_exceptions",
-                                                           csv("country_code_exceptions.csv")),
-        "reference.wb_aggregate_codes": replace_table(con, "reference.wb_aggregate_codes",
-                                                      csv("wb_aggregate_codes.csv")),
-        **classifications,
-    }
+    files = {tables.REFERENCE_UN_MEMBER_STATES: "un_member_states.csv",
+             tables.REFERENCE_COUNTRY_CODE_EXCEPTIONS: "country_code_exceptions.csv",
+             tables.REFERENCE_WB_AGGREGATE_CODES: "wb_aggregate_codes.csv"}
+    return {**{table: replace_table(con, table, csv(name)) for table, name in files.items()}, **classifications}

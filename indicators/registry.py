@@ -21,12 +21,15 @@ import duckdb
 import pandas as pd
 import yaml
 
+from indicators.files import load_yaml
 from indicators.errors import ConfigError
 from schemas.registry import (AGGREGATION_KEYS, AGGREGATION_METHODS, AGGREGATION_RULE_KEYS, AGGREGATION_WEIGHTS,
                               DEFAULT_MAX_COUNTRY_SHARE_SAMPLED, DEFAULT_MIN_COUNTRIES, DEFAULT_RELIABILITY,
                               EXPRESSION_FIELDS, GROUP_PREFIXES, METHOD_FIELDS, OPTIONAL_FIELDS, RELIABILITY_KEYS,
                               REQUIRED_FIELDS, RegistryEntryModel)
-from schemas.sources import HarmonisedSource, harmonised_sources
+from indicators.sources import harmonised_sources
+from indicators.tables import quote_identifier
+from schemas.sources import HarmonisedSource
 from schemas.validation import failure_cases
 
 REGISTRY_DIR = Path(__file__).resolve().parent / "registry"
@@ -122,7 +125,7 @@ def load_registry(registry_dir: Path | None = None) -> list[Indicator]:
 def _read_file(path: Path, problems: list[RegistryProblem]) -> list[tuple[str, str, dict]]:
     where = str(path)
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         problems.append(RegistryProblem(where, "-", "-", f"not valid YAML: {exc}"))
         return []
@@ -298,8 +301,8 @@ def empty_source_tables(sources: dict[str, HarmonisedSource]) -> duckdb.DuckDBPy
     """An in-memory DuckDB holding one empty table per harmonised source, with its columns and types."""
     con = duckdb.connect()
     for source in sources.values():
-        columns = ", ".join(f'"{c}" {t}' for c, t in source.columns.items())
-        con.execute(f'CREATE TABLE "{source.name}" ({columns})')
+        columns = ", ".join(f"{quote_identifier(c)} {t}" for c, t in source.columns.items())
+        con.execute(f"CREATE TABLE {quote_identifier(source.name)} ({columns})")
     return con
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ import pandas as pd
 from indicators.catalogue import catalogue_frame, render_markdown
 from indicators.areas import areas_frame
 from indicators.charts import render_release_charts
+from indicators import tables
 from indicators.errors import CopError
 from indicators.files import sha256_file
 from indicators.gaps import derived_series
@@ -32,15 +32,10 @@ from indicators.sdmx import write_sdmx
 from indicators.observations import (missing_decimals, release_observations_sql, table_exists,
                                      unknown_source_ids)
 from indicators.registry import Indicator
+from indicators.release_ids import LATEST, check_release_id
 from schemas.observations import OBSERVATION_COLUMNS, ObservationModel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LATEST = "latest"
-
-
-def new_release_id(now: datetime | None = None) -> str:
-    """Sortable, unique per second: 2026-11-28T101500Z."""
-    return (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H%M%SZ")
 
 
 def code_version() -> dict:
@@ -63,19 +58,9 @@ def observations_fingerprint(observations: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-RELEASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-def check_release_id(release_id: str) -> str:
-    if not RELEASE_ID_PATTERN.match(release_id) or release_id.lower() == LATEST:
-        raise CopError(f"release id {release_id!r}: use letters, digits, '.', '_' and '-' (at most 64, "
-                       f"not starting with a punctuation mark), and not {LATEST!r}")
-    return release_id
-
-
 def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, release_id: str,
                     indicators: list[Indicator], inputs: list[dict], counts: dict, synthetic: bool,
-                    deliveries: list[dict] | None = None) -> Path:
+                    deliveries: list[dict] | None = None, build_fingerprint: str | None = None) -> Path:
     """Write the release `release_id` into `published_dir` (write-audit-publish) and move `latest` to it.
 
     `inputs`: provenance of every input file the observations rest on; `deliveries`: every survey delivery of the
@@ -90,7 +75,8 @@ def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, rele
     shutil.rmtree(incoming, ignore_errors=True)
     incoming.mkdir()
     try:
-        _write_release(con, incoming, release_id, indicators, inputs, counts, synthetic, deliveries or [])
+        _write_release(con, incoming, release_id, indicators, inputs, counts, synthetic, deliveries or [],
+                       build_fingerprint)
         os.rename(incoming, final)
     except BaseException:
         shutil.rmtree(incoming, ignore_errors=True)
@@ -100,7 +86,7 @@ def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, rele
 
 
 def _write_release(con, folder: Path, release_id: str, indicators: list[Indicator], inputs: list[dict],
-                   counts: dict, synthetic: bool, deliveries: list[dict]) -> None:
+                   counts: dict, synthetic: bool, deliveries: list[dict], build_fingerprint: str | None) -> None:
     decimals = published_decimals(indicators)
     unknown = missing_decimals(con, decimals)
     if unknown:
@@ -121,8 +107,9 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
     (folder / "catalogue.md").write_text(render_markdown(indicators, data_origin=dict(
         zip(catalogue["code"], catalogue["data_origin"]))), encoding="utf-8")
     # the groups behind the group values (REF_AREA codes such as WLD, ITU_AFR, LDC) and their members
-    groups = {name: con.execute(f"SELECT * FROM reference.{name} ORDER BY ALL").df()
-              for name in ("aggregate_groups", "group_members") if table_exists(con, f"reference.{name}")}
+    groups = {table.split(".")[1]: con.execute(f"SELECT * FROM {table} ORDER BY ALL").df()
+              for table in (tables.REFERENCE_AGGREGATE_GROUPS, tables.REFERENCE_GROUP_MEMBERS)
+              if table_exists(con, table)}
     write_public_database(folder / "cop_indicators.duckdb", parquet, catalogue, areas_frame(con), groups,
                           sources_frame(inputs), release_id)
     write_sdmx(folder, release_id)  # observations.sdmx.csv + its structure, labels from the public database
@@ -147,9 +134,20 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
         "row_counts": {**counts, "observations": len(observations)},
         "indicators": {code: int(n) for code, n in observations.groupby("INDICATOR").size().items()},
         "observations_fingerprint": observations_fingerprint(observations),
+        # inputs, code, registry and settings of the build: a build whose fingerprint equals it has nothing to do
+        "build_fingerprint": build_fingerprint,
         "outputs": outputs,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def release_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row counts of the build's main tables for the manifest (a table a build did not write is left out)."""
+    counted = {"raw_value_cells": tables.RAW_ICT_COUNTRY_YEAR, "staging_country_cells": tables.STAGING_ICT_COUNTRY_YEAR,
+               "aggregate_cells_set_aside": tables.STAGING_ICT_AGGREGATES_SET_ASIDE,
+               "estimates": tables.ESTIMATES_COUNTRY_YEAR}
+    return {key: int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            for key, table in counted.items() if table_exists(con, table)}
 
 
 def release_note(release_id: str, inputs: list[dict], synthetic: bool) -> str:
@@ -195,8 +193,3 @@ def _point_latest(published_dir: Path, release_id: str) -> None:
     os.replace(tmp_text, published_dir / "LATEST")
 
 
-def latest_release(published_dir: Path) -> Path | None:
-    pointer = Path(published_dir) / "LATEST"
-    if not pointer.exists():
-        return None
-    return Path(published_dir) / pointer.read_text().strip()

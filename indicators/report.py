@@ -25,7 +25,7 @@ from indicators.catalogue import GROUP_TITLES
 from indicators.charts import COVERED_SHARE, ChartFile, ranking_year
 from indicators.errors import CopError
 from schemas.observations import CONF_STATUS, OBS_STATUS
-from schemas.sources import harmonised_sources
+from indicators.sources import harmonised_sources
 
 REPORT_FILE = "report.html"
 PROFILES_DIR = "profiles"

@@ -41,9 +41,10 @@ def _use_project_instance() -> None:
 class _ProgressHandler(logging.Handler):
     """Prints one line per step start/finish and the steps' own INFO messages; leaves noise out."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream, verbose: bool = False) -> None:
         super().__init__()
         self.stream = stream
+        self.verbose = verbose
         self.started: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -53,15 +54,18 @@ class _ProgressHandler(logging.Handler):
         kind = event.event_type_value if event else None
         if kind == "STEP_START":
             self.started[step] = time.monotonic()
-            self._write(f"- {step} ...")
+            if self.verbose:
+                self._write(f"- {step} ...")
         elif kind == "STEP_SUCCESS":
             took = time.monotonic() - self.started.get(step, time.monotonic())
             self._write(f"  done {step} ({took:.1f} s)")
         elif kind == "ASSET_CHECK_EVALUATION":
-            self._write(f"  {meta.get('orig_message', '')}")
+            data = event.event_specific_data
+            if self.verbose or not data.passed:
+                self._write(f"  {meta.get('orig_message', '')}")
         elif kind == "STEP_FAILURE":
             self._write(f"  FAILED {step}")
-        elif event is None and record.levelno >= logging.INFO:
+        elif event is None and (record.levelno >= logging.WARNING or self.verbose and record.levelno >= logging.INFO):
             message = meta.get("orig_message", record.getMessage())
             if not message.startswith("Dependencies for step"):  # the summary says what was not run
                 self._write(f"    {message}")
@@ -70,13 +74,13 @@ class _ProgressHandler(logging.Handler):
         print(line, file=self.stream, flush=True)
 
 
-def _progress_logger(stream):
+def _progress_logger(stream, verbose: bool = False):
     import dagster as dg
 
     @dg.logger(description="Compact progress for the cop command line")
     def cop_progress(_init_context):
         logger = logging.Logger("cop.progress", level=logging.DEBUG)
-        logger.addHandler(_ProgressHandler(stream))
+        logger.addHandler(_ProgressHandler(stream, verbose))
         return logger
 
     return cop_progress
@@ -91,15 +95,28 @@ def _user_error(error_info) -> str | None:
     return None
 
 
+def _plan(args: argparse.Namespace, sources: Path, manifest: Path | None, out: Path):
+    """The build plan and the paths it was made for (no Dagster import: "nothing to do" answers fast)."""
+    from indicators.build_plan import estimation_settings, plan_build
+    from indicators.paths import DEFAULT_STORE, MAPPINGS_DIR, default_warehouse
+    from indicators.sources import BuildInputs
+
+    mappings = Path(args.mappings or os.environ.get("COP_MAPPINGS") or MAPPINGS_DIR).resolve()
+    warehouse = Path(args.warehouse or os.environ.get("COP_WAREHOUSE")
+                     or default_warehouse(sources, manifest, mappings)).resolve()
+    store = Path(os.environ.get("COP_STORE") or DEFAULT_STORE).resolve()
+    inputs = BuildInputs(sources, manifest, mappings, store)
+    plan = plan_build(inputs, warehouse, out, Path(args.registry) if args.registry else None,
+                      estimation_settings(args.min_coverage))
+    return plan, mappings, warehouse
+
+
 def build(args: argparse.Namespace) -> int:
-    _use_project_instance()
-    from dagster import DagsterInstance
-
     from indicators.errors import CopError
-    from indicators.release import check_release_id, latest_release
-    from pipelines.definitions import WAREHOUSE_WRITER_TAGS, build_definitions
-    from pipelines.resources import DEFAULT_PUBLISHED, DEFAULT_SOURCES
+    from indicators.paths import DEFAULT_PUBLISHED, DEFAULT_SOURCES
+    from indicators.release_ids import check_release_id, latest_release
 
+    started = time.monotonic()
     sources = Path(args.sources or os.environ.get("COP_SOURCES") or DEFAULT_SOURCES).resolve()
     out = Path(args.out or os.environ.get("COP_PUBLISHED") or DEFAULT_PUBLISHED).resolve()
     if args.release_id:
@@ -107,6 +124,10 @@ def build(args: argparse.Namespace) -> int:
             check_release_id(args.release_id)
         except CopError as exc:
             print(f"cop build: --release-id: {exc}", file=sys.stderr)
+            return 2
+        if (out / args.release_id).exists():
+            print(f"cop build: --release-id {args.release_id}: {out / args.release_id} already exists; releases "
+                  "are never overwritten", file=sys.stderr)
             return 2
     if not sources.is_dir():
         print(f"cop build: --sources {sources}: not a folder", file=sys.stderr)
@@ -122,19 +143,41 @@ def build(args: argparse.Namespace) -> int:
             print(f"cop build: --manifest {manifest}: no such file", file=sys.stderr)
             return 2
     previous = latest_release(out)
+    plan, mappings, warehouse = _plan(args, sources, manifest, out)
     print(f"cop build: sources {sources}\n" + (f"           manifest {manifest}\n" if manifest else "")
-          + f"           publishing to {out}", flush=True)
-    defs = build_definitions(sources_dir=sources, published_dir=out, warehouse=args.warehouse,
-                             release_id=args.release_id, mappings_dir=args.mappings, manifest=manifest,
-                             min_coverage=args.min_coverage)
+          + f"           warehouse {warehouse}\n           publishing to {out}", flush=True)
+    if plan.nothing_to_do and not args.force:
+        print(f"cop build: nothing to do: release {previous.name} was built from exactly these inputs, code, "
+              f"registry and settings ({time.monotonic() - started:.1f} s)\n           {previous}")
+        return 0
+    for line in plan.summary():
+        print(f"  {line}", flush=True)
+
+    _use_project_instance()
+    from dagster import DagsterInstance
+
+    from pipelines.build_run import ensure_partitions, select_run
+    from pipelines.definitions import WAREHOUSE_WRITER_TAGS, BUILD_JOB, build_definitions, source_defs
+
+    defs = build_definitions(sources_dir=sources, published_dir=out, warehouse=warehouse,
+                             registry_dir=args.registry, release_id=args.release_id, mappings_dir=mappings,
+                             manifest=manifest, min_coverage=args.min_coverage)
     instance = DagsterInstance.get()
-    started = time.monotonic()
-    _ingest_survey_sources(defs, instance)
-    job = defs.resolve_job_def("build_release").with_logger_defs({"cop_progress": _progress_logger(sys.stdout)})
-    result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                    run_config={"loggers": {"cop_progress": {}}}, tags=WAREHOUSE_WRITER_TAGS)
+    orders = ensure_partitions(instance, plan)
+    from indicators.registry import load_registry
+
+    by_source = {name: assets for name, (assets, _) in
+                 source_defs(load_registry(Path(args.registry) if args.registry else None)).items()}
+    selection = select_run(defs, by_source, plan, orders, force=args.force)
+    stream = sys.stdout
+    job = defs.resolve_job_def(BUILD_JOB).with_logger_defs(
+        {"cop_progress": _progress_logger(stream, verbose=args.verbose)})
+    result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=selection.assets,
+                                    run_config={"loggers": {"cop_progress": {}}},
+                                    tags={**WAREHOUSE_WRITER_TAGS, **selection.tags})
     took = time.monotonic() - started
     if result.success:
+        _print_deliveries(warehouse, selection.partitions)
         release = latest_release(out)
         print(f"cop build: published release {release.name} in {took:.1f} s\n           {release}")
         return 0
@@ -157,58 +200,25 @@ def build(args: argparse.Namespace) -> int:
     return 1
 
 
-def _ingest_survey_sources(defs, instance) -> None:
-    """One run per survey source (partition), so each delivery is read and audited alone; a rejected source
-    is reported and left out, the others go on."""
-    from indicators.mapping_specs import find_specs
-    from pipelines.assets.survey import survey_sources
-
-    mappings = Path(defs.resources["build"].mappings_dir)
-    specs = find_specs(mappings)
-    if not specs:
-        return
-    _withdraw_sources_without_spec(defs, specs)
-    known = set(instance.get_dynamic_partitions(survey_sources.name))
-    instance.add_dynamic_partitions(survey_sources.name, sorted(set(specs) - known))
-    print(f"survey sources: {len(specs)} mapping spec(s) in {mappings}", flush=True)
-    job = defs.resolve_job_def("ingest_survey_source").with_logger_defs(
-        {"cop_progress": _progress_logger(open(os.devnull, "w"))})
-    for source_id in sorted(specs):
-        result = job.execute_in_process(instance=instance, partition_key=source_id, raise_on_error=False,
-                                        run_config={"loggers": {"cop_progress": {}}})
-        checks = [c for c in result.get_asset_check_evaluations()]
-        if result.success and all(c.passed for c in checks):
-            metadata = result.asset_materializations_for_node("staging__child_survey")[0].metadata
-            print(f"  {source_id}: accepted, {metadata['accepted_rows'].value} of {metadata['rows'].value} rows "
-                  f"kept", flush=True)
-            continue
-        reasons = [c.metadata["reasons"].value for c in checks if not c.passed and "reasons" in c.metadata]
-        errors = [_user_error(e.event_specific_data.error) or e.event_specific_data.error.message.strip()
-                  for e in result.all_events if e.event_type_value == "STEP_FAILURE"
-                  and e.event_specific_data.error.cls_name != "DagsterAssetCheckFailedError"]
-        print(f"  {source_id}: REJECTED, left out of this build: {'; '.join(reasons + errors)}", flush=True)
-
-
-def _withdraw_sources_without_spec(defs, specs: dict) -> None:
-    """Sources staged earlier whose mapping spec is no longer in the folder are taken out of staging."""
+def _print_deliveries(warehouse: Path, partitions: list[str]) -> None:
+    """The verdict of every survey delivery of the warehouse: read in this run or kept, accepted or rejected."""
     import duckdb
 
-    from indicators.harmonise_survey import withdraw_source
+    from indicators.sources.survey_microdata.harmonise import delivery_statuses
 
-    warehouse = Path(defs.resources["warehouse"].database)
-    if not warehouse.exists():
-        return
-    con = duckdb.connect(str(warehouse))
+    con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        staged = con.execute("""SELECT DISTINCT source_id FROM staging.child_survey""").fetchall() \
-            if con.execute("""SELECT count(*) FROM information_schema.tables WHERE table_schema = 'staging'
-                              AND table_name = 'child_survey'""").fetchone()[0] else []
-        for (source_id,) in staged:
-            if source_id not in specs:
-                withdraw_source(con, "child_survey", source_id, "no mapping spec for this source in this build")
-                print(f"  {source_id}: withdrawn (no mapping spec in this build)", flush=True)
+        statuses = delivery_statuses(con)
     finally:
         con.close()
+    if not statuses:
+        return
+    accepted = [d for d in statuses if d["status"] == "accepted"]
+    print(f"survey deliveries: {len(accepted)} accepted, {len(statuses) - len(accepted)} rejected or withdrawn; "
+          f"{len(partitions)} in this run's range", flush=True)
+    for d in statuses:
+        if d["status"] != "accepted":
+            print(f"  {d['source_id']}: REJECTED, left out of this build: {d['reasons']}", flush=True)
 
 
 def _print_check_failure(check) -> None:
@@ -289,7 +299,7 @@ def indicators_docs(args: argparse.Namespace) -> int:
 
 
 def validate(args: argparse.Namespace) -> int:
-    from indicators.preflight import preflight, report_html, report_json, report_text
+    from indicators.sources.survey_microdata.preflight import preflight, report_html, report_json, report_text
 
     data_file, spec_file = Path(args.file), Path(args.mapping)
     for label, path in (("FILE", data_file), ("--mapping", spec_file)):
@@ -318,7 +328,7 @@ def estimate_command(args: argparse.Namespace) -> int:
 
     from indicators.estimation.quality import join_comments, reliability
     from indicators.estimation.taylor import Design, DesignError, estimate
-    from indicators.ingest.microdata import load_table
+    from indicators.sources.survey_microdata.reader import load_table
     from schemas.registry import DEFAULT_RELIABILITY
 
     chosen = [(k, getattr(args, k)) for k in ("proportion", "mean", "total", "ratio") if getattr(args, k)]
@@ -376,9 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     build_parser.add_argument("--manifest", help="sources manifest YAML; its file names resolve against --sources "
                                                  "(default: <sources>/sources.yaml, else discovery)")
     build_parser.add_argument("--out", help="folder of releases (default: data/published)")
-    build_parser.add_argument("--warehouse", help="DuckDB warehouse file (default: data/warehouse/cop.duckdb)")
+    build_parser.add_argument("--warehouse", help="DuckDB warehouse file (default: data/warehouse/<sources folder>-<hash>.duckdb, one per set of sources)")
     build_parser.add_argument("--release-id", help="release id (default: UTC timestamp, e.g. 2026-11-28T101500Z)")
     build_parser.add_argument("--mappings", help="folder of survey mapping specs (default: data/mappings)")
+    build_parser.add_argument("--registry", help="indicator registry folder (default: indicators/registry)")
+    build_parser.add_argument("--force", action="store_true",
+                              help="rebuild everything, even what the warehouse already holds unchanged")
+    build_parser.add_argument("--verbose", action="store_true",
+                              help="show every step as it starts, every check and every message of the steps")
     build_parser.add_argument("--min-coverage", type=float, default=None,
                               help="group values covering less than this share of the group's population are "
                                    "withheld (OBS_STATUS M; default 0.5)")

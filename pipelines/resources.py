@@ -11,11 +11,8 @@ from dagster_duckdb import DuckDBResource
 
 from indicators.aggregation import check_min_coverage
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCES = REPO_ROOT / "data" / "public"  # real public snapshot; data/sample is the synthetic one
-DEFAULT_PUBLISHED = REPO_ROOT / "data" / "published"
-DEFAULT_WAREHOUSE = REPO_ROOT / "data" / "warehouse" / "cop.duckdb"
-DEFAULT_MAPPINGS = REPO_ROOT / "data" / "mappings"
+from indicators.paths import (DEFAULT_INBOX, DEFAULT_PUBLISHED, DEFAULT_SOURCES, DEFAULT_STORE,  # noqa: F401
+                              MAPPINGS_DIR as DEFAULT_MAPPINGS, default_warehouse)
 
 
 class BuildSettings(dg.ConfigurableResource):
@@ -32,6 +29,8 @@ class BuildSettings(dg.ConfigurableResource):
     min_coverage: float = 0.5  # group values below this share of the group's population are withheld (M)
     lonely_psu: str = "adjust"  # R's survey.lonely.psu policy: adjust, remove, average, certainty, fail
     release_id: str | None = None  # None: a new timestamped id per build
+    store_dir: str = str(DEFAULT_STORE)  # content-addressed copies of the deliveries that came through the inbox
+    inbox_dir: str = str(DEFAULT_INBOX)  # where providers drop files (the inbox sensor moves them to the store)
 
 
 class WarehouseResource(DuckDBResource):
@@ -47,21 +46,27 @@ class WarehouseResource(DuckDBResource):
 def default_resources(sources_dir: str | Path | None = None, published_dir: str | Path | None = None,
                       warehouse: str | Path | None = None, registry_dir: str | Path | None = None,
                       release_id: str | None = None, mappings_dir: str | Path | None = None,
-                      manifest: str | Path | None = None, min_coverage: float | None = None) -> dict:
-    """Resources from arguments, else COP_SOURCES / COP_MANIFEST / COP_PUBLISHED / COP_WAREHOUSE / COP_MAPPINGS,
-    else the repo defaults."""
+                      manifest: str | Path | None = None, min_coverage: float | None = None,
+                      store_dir: str | Path | None = None, inbox_dir: str | Path | None = None) -> dict:
+    """Resources from arguments, else COP_SOURCES / COP_MANIFEST / COP_PUBLISHED / COP_WAREHOUSE / COP_MAPPINGS /
+    COP_STORE / COP_INBOX, else the repo defaults."""
     manifest = manifest or os.environ.get("COP_MANIFEST")
-    warehouse = Path(warehouse or os.environ.get("COP_WAREHOUSE") or DEFAULT_WAREHOUSE)
+    manifest = Path(manifest).resolve() if manifest else None
+    sources = Path(sources_dir or os.environ.get("COP_SOURCES") or DEFAULT_SOURCES).resolve()
+    mappings = Path(mappings_dir or os.environ.get("COP_MAPPINGS") or DEFAULT_MAPPINGS).resolve()
+    warehouse = Path(warehouse or os.environ.get("COP_WAREHOUSE") or default_warehouse(sources, manifest, mappings))
     return {
         "build": BuildSettings(
-            sources_dir=str(Path(sources_dir or os.environ.get("COP_SOURCES") or DEFAULT_SOURCES).resolve()),
+            sources_dir=str(sources),
             published_dir=str(Path(published_dir or os.environ.get("COP_PUBLISHED") or DEFAULT_PUBLISHED)
                               .resolve()),
-            manifest=str(Path(manifest).resolve()) if manifest else None,
+            manifest=str(manifest) if manifest else None,
             registry_dir=str(registry_dir) if registry_dir else None,
             release_id=release_id,
             min_coverage=check_min_coverage(0.5 if min_coverage is None else min_coverage),
-            mappings_dir=str(Path(mappings_dir or os.environ.get("COP_MAPPINGS") or DEFAULT_MAPPINGS).resolve()),
+            mappings_dir=str(mappings),
+            store_dir=str(Path(store_dir or os.environ.get("COP_STORE") or DEFAULT_STORE).resolve()),
+            inbox_dir=str(Path(inbox_dir or os.environ.get("COP_INBOX") or DEFAULT_INBOX).resolve()),
         ),
         "warehouse": WarehouseResource(database=str(warehouse.resolve())),
     }

@@ -16,7 +16,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pycountry
 
-from schemas.validation import failure_cases
+from indicators.tables import STAGING_ICT_COUNTRY_YEAR
+from schemas.validation import cell_violations
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
 
@@ -116,53 +117,25 @@ class IctObservationModel(pa.DataFrameModel):
 
 
 def validate_ict_observations(frame: pd.DataFrame) -> list[dict]:
-    """Run IctObservationModel lazily; return one violation per failing cell, traced to file, row and column.
-
-    Each violation is a dict with file, row, column, rule and value (the shape of errors.Violation.as_dict),
-    sorted by file and row so that a provider reads them in file order. An empty list means the table is valid.
-    """
-    cases = failure_cases(IctObservationModel, frame)
-    if cases.empty:
-        return []
-    out = []
-    # structural failures (a missing column, a wrong dtype) concern the whole table, not a row
-    for case in cases[cases["index"].isna()].itertuples(index=False):
-        out.append({"file": "staging.ict_country_year", "row": None, "column": case.column,
-                    "rule": f"table structure: {case.check}", "value": str(case.failure_case)})
-    # unique/dataframe checks report every column of a failing row: keep one line per (row, check)
-    cases = cases.dropna(subset=["index"]).drop_duplicates(subset=["index", "check"])
-    for case in cases.itertuples(index=False):
-        row = frame.loc[case.index]
-        check = str(case.check)
-        if check == "multiple_fields_uniqueness":
-            dupes = frame[(frame["source_file"] == row["source_file"]) & (frame["ref_area"] == row["ref_area"])
-                          & (frame["year"] == row["year"]) & (frame["variable"] == row["variable"])]
-            others = sorted(int(r) for r in dupes["source_row"] if r != row["source_row"])
-            rule = (f"duplicated country-year: {row['ref_area']} {row['year']} {row['variable']} "
-                    f"also at row(s) {', '.join(map(str, others))}")
-            column, value = row["code_column"], row["ref_area"]
-        elif check == "value within the bounds of its variable":
-            variable = ICT_VARIABLES.get(row["variable"])
-            rule = variable.rule if variable else check
-            column, value = row["source_column"], row["value"]
-        elif case.column == "ref_area":
-            rule, column, value = check, row["code_column"], row["ref_area_code"]
-        elif case.column == "year":
-            rule = f"year must be within [{FIRST_YEAR}, {LAST_YEAR}]"
-            column, value = row["year_column"], row["year"]
-        else:
-            rule, column, value = f"{case.column}: {check}", row["source_column"], case.failure_case
-        out.append({"file": row["source_file"], "row": int(row["source_row"]), "column": column,
-                    "rule": rule, "value": _shown(value)})
-    # a bad country code breaks the rule once per value on its row: report the cell once
-    unique = {(v["file"], v["row"], v["column"], v["rule"]): v for v in out}
-    return sorted(unique.values(), key=lambda v: (v["file"], v["row"] or 0, str(v["column"])))
+    """Run IctObservationModel lazily; return one violation per failing cell, traced to file, row and column
+    (schemas.validation.cell_violations). An empty list means the table is valid."""
+    return cell_violations(IctObservationModel, frame, STAGING_ICT_COUNTRY_YEAR, _ict_cell)
 
 
-def _shown(value: object) -> str | None:
-    """A value as a provider typed it: 4210 rather than 4210.0."""
-    if value is None:
-        return None
-    if isinstance(value, float):
-        return format(value, ".15g")
-    return str(value)
+def _ict_cell(frame: pd.DataFrame, case, row: pd.Series) -> tuple[str, object, object]:
+    """The rule an ICT failure case breaks, and the column and value of the delivered cell it is about."""
+    check = str(case.check)
+    if check == "multiple_fields_uniqueness":
+        dupes = frame[(frame["source_file"] == row["source_file"]) & (frame["ref_area"] == row["ref_area"])
+                      & (frame["year"] == row["year"]) & (frame["variable"] == row["variable"])]
+        others = sorted(int(r) for r in dupes["source_row"] if r != row["source_row"])
+        return (f"duplicated country-year: {row['ref_area']} {row['year']} {row['variable']} "
+                f"also at row(s) {', '.join(map(str, others))}", row["code_column"], row["ref_area"])
+    if check == "value within the bounds of its variable":
+        variable = ICT_VARIABLES.get(row["variable"])
+        return (variable.rule if variable else check), row["source_column"], row["value"]
+    if case.column == "ref_area":
+        return check, row["code_column"], row["ref_area_code"]
+    if case.column == "year":
+        return f"year must be within [{FIRST_YEAR}, {LAST_YEAR}]", row["year_column"], row["year"]
+    return f"{case.column}: {check}", row["source_column"], case.failure_case

@@ -106,7 +106,7 @@ def load_mapping_spec(spec_file: Path, target_columns: dict[str, str], check_fil
     """Read and check a spec; `target_columns` are the harmonised table's columns (name -> DuckDB type)."""
     spec_file = Path(spec_file)
     try:
-        raw = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
+        raw = yaml.load(spec_file.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{spec_file}: cannot read the mapping spec: {exc}") from exc
     if not isinstance(raw, dict):

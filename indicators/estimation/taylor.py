@@ -44,7 +44,8 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import stats
+# the t quantile function itself (stdtrit(df, q) is scipy.stats.t.ppf(q, df)): scipy.stats takes seconds to import
+from scipy.special import stdtrit
 
 from indicators.errors import CopError
 from indicators.estimation.quality import coefficient_of_variation
@@ -582,7 +583,7 @@ def _t_quantile(level: float, df) -> np.ndarray:
     confint with df = 0)."""
     df = np.asarray(df, dtype=float)
     with np.errstate(invalid="ignore"):
-        return np.where(df >= 1, stats.t.ppf(0.5 + level / 2, np.where(df >= 1, df, 1)), np.nan)
+        return np.where(df >= 1, stdtrit(np.where(df >= 1, df, 1), 0.5 + level / 2), np.nan)
 
 
 def _finish(cells, variance, df, kind, by, margin_columns, level):
@@ -635,7 +636,7 @@ def _effective_n(out: pd.DataFrame, by: list[str], margin_columns: list[str], le
     n = out["n_unweighted"].to_numpy(dtype=float)
     df = out["df"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(n > 1, stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) / _t_quantile(level, df), 1.0)
+        ratio = np.where(n > 1, stdtrit(np.maximum(n - 1, 1), 0.5 + level / 2) / _t_quantile(level, df), 1.0)
     return n / deff * ratio ** 2
 
 

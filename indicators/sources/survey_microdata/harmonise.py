@@ -20,11 +20,12 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
+from indicators import tables
 from indicators.errors import ConfigError
-from indicators.ingest.microdata import raw_table_name
+from indicators.tables import quote_identifier, sql_string, table_exists
 from indicators.warehouse import ensure_schemas
 from schemas.mapping_spec import Bands, MappingSpec
-from schemas.sources import harmonised_sources
+from indicators.sources import harmonised_sources
 from schemas.validation import failure_cases
 
 # dataframe-wide checks of the model that concern the whole source; checked in SQL instead. pandera 0.35
@@ -68,11 +69,12 @@ def target_columns(target: str) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------------ SQL compilation
 def _literal(value: object) -> str:
+    """A spec's value as an SQL literal of its own type: booleans and numbers bare, anything else as text."""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, float)):
         return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+    return sql_string(str(value))
 
 
 def _matches(column_sql: str, code: object) -> str:
@@ -82,7 +84,7 @@ def _matches(column_sql: str, code: object) -> str:
         return f"coalesce({_as_boolean(column_sql)} = {_literal(code)}, FALSE)"
     if isinstance(code, (int, float)):
         return f"coalesce(TRY_CAST({column_sql} AS DOUBLE) = {float(code)!r}, FALSE)"
-    return f"coalesce(trim(CAST({column_sql} AS VARCHAR)) = {_literal(str(code))}, FALSE)"
+    return f"coalesce(trim(CAST({column_sql} AS VARCHAR)) = {sql_string(str(code))}, FALSE)"
 
 
 def _as_boolean(column_sql: str) -> str:
@@ -110,41 +112,37 @@ def _text(column_sql: str, column_type: str) -> str:
     return f"CAST({column_sql} AS VARCHAR)"
 
 
-def _quote(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
 def _columns_of(names: str | list[str]) -> list[str]:
     return [names] if isinstance(names, str) else list(names)
 
 
 def _identifier(names: str | list[str], types: dict[str, str]) -> str:
     """One identifier from one or several columns (null if any part is missing), ids as written."""
-    parts = [f"NULLIF(trim({_text(_quote(c), types.get(c, 'VARCHAR'))}), '')" for c in _columns_of(names)]
+    parts = [f"NULLIF(trim({_text(quote_identifier(c), types.get(c, 'VARCHAR'))}), '')" for c in _columns_of(names)]
     return parts[0] if len(parts) == 1 else "(" + " || '-' || ".join(parts) + ")"
 
 
 def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
     """SELECT producing the target's columns plus `_row` and `__flag__<variable>` columns for row rules."""
     columns = target_columns(spec.target)
-    select = ["_row", f"{_literal(spec.source_id)} AS source_id"]
+    select = ["_row", f"{sql_string(spec.source_id)} AS source_id"]
     if spec.country:
-        select.append(f"{_literal(spec.country)} AS country")
+        select.append(f"{sql_string(spec.country)} AS country")
     else:
-        mapped = " ".join(f"WHEN {_matches(_quote(spec.country_column), k)} THEN {_literal(v)}"
+        mapped = " ".join(f"WHEN {_matches(quote_identifier(spec.country_column), k)} THEN {_literal(v)}"
                           for k, v in spec.country_codes.items())
-        raw = f"upper(trim(CAST({_quote(spec.country_column)} AS VARCHAR)))"
+        raw = f"upper(trim(CAST({quote_identifier(spec.country_column)} AS VARCHAR)))"
         select.append(f"CASE {mapped} ELSE {raw} END AS country" if mapped else f"{raw} AS country")
     select.append(f"{spec.wave} AS wave" if spec.wave is not None
-                  else f"TRY_CAST({_quote(spec.wave_column)} AS BIGINT) AS wave")
+                  else f"TRY_CAST({quote_identifier(spec.wave_column)} AS BIGINT) AS wave")
     d = spec.design
     types = raw_columns
     select += [f"{_identifier(d.respondent_id, types)} AS respondent_id",
                f"{_identifier(d.stratum, types)} AS stratum", f"{_identifier(d.psu, types)} AS psu",
-               f"TRY_CAST({_quote(d.weight)} AS DOUBLE) AS weight",
-               f"TRY_CAST({_quote(d.fpc)} AS DOUBLE) AS fpc" if d.fpc else "CAST(NULL AS DOUBLE) AS fpc"]
+               f"TRY_CAST({quote_identifier(d.weight)} AS DOUBLE) AS weight",
+               f"TRY_CAST({quote_identifier(d.fpc)} AS DOUBLE) AS fpc" if d.fpc else "CAST(NULL AS DOUBLE) AS fpc"]
     for source_column, variable in spec.rename.items():
-        src = _quote(source_column)
+        src = quote_identifier(source_column)
         target_type = columns[variable]
         missing = [*spec.missing.get("_all", []), *spec.missing.get(variable, [])]
         is_missing = " OR ".join(_matches(src, code) for code in missing) or "FALSE"
@@ -155,14 +153,14 @@ def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
             known = " OR ".join(_matches(src, k) for k in spec.recode[variable]) or "FALSE"
             flag = (f"CASE WHEN {src} IS NOT NULL AND NOT ({is_missing}) AND NOT ({known}) "
                     f"THEN 'code not in the spec''s recode for {variable}' END")
-            select.append(f"{_cast(value, target_type)} AS {_quote(variable)}")
+            select.append(f"{_cast(value, target_type)} AS {quote_identifier(variable)}")
         else:
-            select.append(f"{_cast(cleaned, target_type)} AS {_quote(variable)}")
+            select.append(f"{_cast(cleaned, target_type)} AS {quote_identifier(variable)}")
             flag = (f"CASE WHEN {src} IS NOT NULL AND NOT ({is_missing}) AND {_cast(cleaned, target_type)} "
                     f"IS NULL THEN 'value is not a valid {target_type.lower()} for {variable}' END")
-        select.append(f"{flag} AS {_quote('__flag__' + variable)}")
-        select.append(f"{_text(src, types.get(source_column, 'VARCHAR'))} AS {_quote('__raw__' + variable)}")
-    first = f"SELECT {', '.join(select)} FROM {raw_table_name(spec)}"
+        select.append(f"{flag} AS {quote_identifier('__flag__' + variable)}")
+        select.append(f"{_text(src, types.get(source_column, 'VARCHAR'))} AS {quote_identifier('__raw__' + variable)}")
+    first = f"SELECT {', '.join(select)} FROM {tables.raw_delivery_table(spec.target, spec.source_id)}"
     # second level: derived variables and absent columns, in the target's column order
     provided = {"source_id", "country", "wave", "respondent_id", "stratum", "psu", "weight", "fpc",
                 *spec.rename.values()}
@@ -172,20 +170,23 @@ def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
         if column in spec.derive:
             rule = spec.derive[column]
             if isinstance(rule, Bands):
-                cases = " ".join(f"WHEN {_quote(rule.from_)} BETWEEN {lo} AND {hi} THEN {_literal(label)}"
+                source = quote_identifier(rule.from_)
+                cases = " ".join(f"WHEN {source} BETWEEN {lo} AND {hi} THEN {_literal(label)}"
                                  for label, (lo, hi) in rule.bands.items())
-                outer.append(f"CAST(CASE {cases} END AS {column_type}) AS {_quote(column)}")
+                in_a_band = " OR ".join(f"{source} BETWEEN {lo} AND {hi}" for lo, hi in rule.bands.values())
+                outer.append(f"CAST(CASE {cases} END AS {column_type}) AS {quote_identifier(column)}")
                 flags_derived.append(
-                    f"CASE WHEN {_quote(rule.from_)} IS NOT NULL AND NOT ({' OR '.join(f'{_quote(rule.from_)} BETWEEN {lo} AND {hi}' for lo, hi in rule.bands.values())}) "
-                    f"THEN '{rule.from_} outside every band of {column}' END AS {_quote('__flag__' + column)}, "
-                    f"CAST({_quote(rule.from_)} AS VARCHAR) AS {_quote('__raw__' + column)}")
+                    f"CASE WHEN {source} IS NOT NULL AND NOT ({in_a_band}) "
+                    f"THEN '{rule.from_} outside every band of {column}' END "
+                    f"AS {quote_identifier('__flag__' + column)}, "
+                    f"CAST({source} AS VARCHAR) AS {quote_identifier('__raw__' + column)}")
             else:
-                outer.append(f"CAST({_literal(rule.value)} AS {column_type}) AS {_quote(column)}")
+                outer.append(f"CAST({_literal(rule.value)} AS {column_type}) AS {quote_identifier(column)}")
         elif column in provided:
-            outer.append(_quote(column))
+            outer.append(quote_identifier(column))
         else:
-            outer.append(f"CAST(NULL AS {column_type}) AS {_quote(column)}")
-    flags = [f'"__flag__{v}", "__raw__{v}"' for v in spec.rename.values()]
+            outer.append(f"CAST(NULL AS {column_type}) AS {quote_identifier(column)}")
+    flags = [f"{quote_identifier('__flag__' + v)}, {quote_identifier('__raw__' + v)}" for v in spec.rename.values()]
     return f"SELECT {', '.join(outer + flags + flags_derived)} FROM ({first})"
 
 
@@ -254,9 +255,9 @@ def _row_failures(con, candidate: str, spec: MappingSpec) -> pd.DataFrame:
     out = []
     flagged_variables = list(spec.rename.values()) + [v for v, r in spec.derive.items() if isinstance(r, Bands)]
     for variable in flagged_variables:
-        flagged = con.execute(f"""SELECT _row AS source_row, '{variable}' AS "column", "__raw__{variable}" AS value,
-                                  "__flag__{variable}" AS rule FROM {candidate}
-                                  WHERE "__flag__{variable}" IS NOT NULL""").df()
+        flag, raw = quote_identifier(f"__flag__{variable}"), quote_identifier(f"__raw__{variable}")
+        flagged = con.execute(f"""SELECT _row AS source_row, {sql_string(variable)} AS "column", {raw} AS value,
+                                  {flag} AS rule FROM {candidate} WHERE {flag} IS NOT NULL""").df()
         out.append(flagged)
     out.append(schema_failures(con, candidate, spec.target))
     failures = pd.concat(out, ignore_index=True)
@@ -273,7 +274,7 @@ def schema_failures(con, relation: str, target: str) -> pd.DataFrame:
     out = [pd.DataFrame(columns=["source_row", "column", "value", "rule"])]
     columns = target_columns(target)
     schema = _row_schema(target)
-    names = ", ".join(_quote(c) for c in columns)
+    names = ", ".join(quote_identifier(c) for c in columns)
     reader = con.execute(f"SELECT _row, {names} FROM {relation} ORDER BY _row")
     while True:
         chunk = reader.fetch_df_chunk(VALIDATION_CHUNK_ROWS // 2048 or 1)
@@ -322,7 +323,7 @@ def audit_staged(con, target: str, source_id: str) -> pd.DataFrame:
     audit): failures as (source_row = position by respondent id, column, value, rule), empty when clean."""
     table = harmonised_sources()[target].table
     relation = (f"(SELECT row_number() OVER (ORDER BY respondent_id) AS _row, * FROM {table} "
-                f"WHERE source_id = {_literal(source_id)})")
+                f"WHERE source_id = {sql_string(source_id)})")
     return schema_failures(con, relation, target)
 
 
@@ -340,7 +341,7 @@ def design_summary(con, candidate: str) -> dict:
 def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> SourceResult:
     """Harmonise and audit one source already read into raw; write staging and quality tables for it."""
     ensure_schemas(con)
-    raw = raw_table_name(spec)
+    raw = tables.raw_delivery_table(spec.target, spec.source_id)
     raw_columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
     missing = _spec_columns_missing(spec, raw_columns)
     unmapped = sorted(set(raw_columns) - {"_row"} - _spec_columns(spec) - set(spec.ignore))
@@ -381,34 +382,32 @@ def withdraw_source(con: duckdb.DuckDBPyConnection, target: str, source_id: str,
     table = harmonised_sources()[target].table
     _create_tables(con, target)
     con.execute(f"DELETE FROM {table} WHERE source_id = ?", [source_id])
-    con.execute("DELETE FROM quality.source_status WHERE source_id = ?", [source_id])
-    con.execute("INSERT INTO quality.source_status VALUES (?, ?, 'rejected', 0, 0, 0, ?, now())",
+    con.execute(f"DELETE FROM {tables.QUALITY_SOURCE_STATUS} WHERE source_id = ?", [source_id])
+    con.execute(f"INSERT INTO {tables.QUALITY_SOURCE_STATUS} VALUES (?, ?, 'rejected', 0, 0, 0, ?, now())",
                 [source_id, target, reason])
 
 
 def delivery_statuses(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Every survey delivery of the build with its verdict (accepted / rejected, rows kept and rejected, and the
     reasons), for the release manifest: a rejected or withdrawn delivery is listed with why it was left out."""
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'quality' "
-                         "AND table_name = 'source_status'").fetchone()[0]
-    if not exists:
+    if not table_exists(con, tables.QUALITY_SOURCE_STATUS):
         return []
-    frame = con.execute("""SELECT source_id, target, status, rows, accepted_rows, rejected_rows,
-                                  nullif(reasons, '') AS reasons
-                           FROM quality.source_status ORDER BY source_id""").df()
+    frame = con.execute(f"""SELECT source_id, target, status, rows, accepted_rows, rejected_rows,
+                                   nullif(reasons, '') AS reasons
+                            FROM {tables.QUALITY_SOURCE_STATUS} ORDER BY source_id""").df()
     return [{k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()}
             for row in frame.to_dict("records")]
 
 
 def _create_tables(con, target: str) -> None:
     table = harmonised_sources()[target].table
-    definition = ", ".join(f"{_quote(c)} {t}" for c, t in target_columns(target).items())
+    definition = ", ".join(f"{quote_identifier(c)} {t}" for c, t in target_columns(target).items())
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
-    con.execute("""CREATE TABLE IF NOT EXISTS quality.rejected_rows
-                   (source_id VARCHAR, source_row BIGINT, "column" VARCHAR, value VARCHAR, rule VARCHAR)""")
-    con.execute("""CREATE TABLE IF NOT EXISTS quality.source_status
-                   (source_id VARCHAR, target VARCHAR, status VARCHAR, rows BIGINT, accepted_rows BIGINT,
-                    rejected_rows BIGINT, reasons VARCHAR, checked_at TIMESTAMP)""")
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {tables.QUALITY_REJECTED_ROWS}
+                    (source_id VARCHAR, source_row BIGINT, "column" VARCHAR, value VARCHAR, rule VARCHAR)""")
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {tables.QUALITY_SOURCE_STATUS}
+                    (source_id VARCHAR, target VARCHAR, status VARCHAR, rows BIGINT, accepted_rows BIGINT,
+                     rejected_rows BIGINT, reasons VARCHAR, checked_at TIMESTAMP)""")
 
 
 def _spec_columns(spec: MappingSpec) -> set[str]:
@@ -435,19 +434,19 @@ def _write(con, spec: MappingSpec, result: SourceResult, candidate: str | None, 
     try:
         con.execute(f"DELETE FROM {table} WHERE source_id = ?", [spec.source_id])
         if result.accepted and candidate:
-            names = ", ".join(_quote(c) for c in columns)
+            names = ", ".join(quote_identifier(c) for c in columns)
             if failures.empty:
                 con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {candidate}")
             else:
                 _insert_valid(con, table, names, candidate, failures)
-        con.execute("DELETE FROM quality.rejected_rows WHERE source_id = ?", [spec.source_id])
+        con.execute(f"DELETE FROM {tables.QUALITY_REJECTED_ROWS} WHERE source_id = ?", [spec.source_id])
         if not failures.empty:
             con.register("_failures", failures)
-            con.execute('INSERT INTO quality.rejected_rows SELECT source_id, source_row, "column", value, rule '
-                        "FROM _failures")
+            con.execute(f'INSERT INTO {tables.QUALITY_REJECTED_ROWS} SELECT source_id, source_row, "column", value, '
+                        "rule FROM _failures")
             con.unregister("_failures")
-        con.execute("DELETE FROM quality.source_status WHERE source_id = ?", [spec.source_id])
-        con.execute("INSERT INTO quality.source_status VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+        con.execute(f"DELETE FROM {tables.QUALITY_SOURCE_STATUS} WHERE source_id = ?", [spec.source_id])
+        con.execute(f"INSERT INTO {tables.QUALITY_SOURCE_STATUS} VALUES (?, ?, ?, ?, ?, ?, ?, now())",
                     [spec.source_id, spec.target, result.status, result.rows, result.accepted_rows,
                      result.rejected_rows, "; ".join(result.reasons)])
         con.execute("COMMIT")

@@ -14,20 +14,14 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from indicators import tables
 from indicators.errors import InputError
 from indicators.files import sha256_file
+from indicators.tables import sql_string
 from indicators.warehouse import ensure_schemas
 from schemas.mapping_spec import MappingSpec
 
 CHUNK_ROWS = 100_000
-
-
-def raw_table_name(spec: MappingSpec) -> str:
-    return f'raw."{spec.target}__{spec.source_id}"'
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def read_microdata(con: duckdb.DuckDBPyConnection, spec: MappingSpec, path: Path) -> dict:
@@ -38,18 +32,18 @@ def read_microdata(con: duckdb.DuckDBPyConnection, spec: MappingSpec, path: Path
         raise InputError.single(path, "file does not exist")
     if path.stat().st_size == 0:
         raise InputError.single(path, "file is empty")
-    table = raw_table_name(spec)
+    table = tables.raw_delivery_table(spec.target, spec.source_id)
     labels: list[dict] = []
     try:
         if spec.format == "csv":
             options = spec.csv or type("Defaults", (), {"encoding": "utf-8", "delimiter": ","})()
             con.execute(f"""CREATE OR REPLACE TABLE {table} AS
-                SELECT row_number() OVER () AS _row, * FROM read_csv({_sql_string(str(path))}, header = true,
-                    delim = {_sql_string(options.delimiter)}, encoding = {_sql_string(options.encoding.lower())},
+                SELECT row_number() OVER () AS _row, * FROM read_csv({sql_string(str(path))}, header = true,
+                    delim = {sql_string(options.delimiter)}, encoding = {sql_string(options.encoding.lower())},
                     sample_size = -1, all_varchar = true)""")
         elif spec.format == "parquet":
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT row_number() OVER () AS _row, * "
-                        f"FROM read_parquet({_sql_string(str(path))})")
+                        f"FROM read_parquet({sql_string(str(path))})")
         elif spec.format in ("sav", "dta"):
             labels = _read_readstat(con, spec, path, table)
         else:
@@ -59,21 +53,23 @@ def read_microdata(con: duckdb.DuckDBPyConnection, spec: MappingSpec, path: Path
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     if rows == 0:
         raise InputError.single(path, "file has no data rows")
-    con.execute("""CREATE TABLE IF NOT EXISTS raw.microdata_value_labels
-                   (source_id VARCHAR, "column" VARCHAR, code VARCHAR, label VARCHAR)""")
-    con.execute("DELETE FROM raw.microdata_value_labels WHERE source_id = ?", [spec.source_id])
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {tables.RAW_MICRODATA_VALUE_LABELS}
+                    (source_id VARCHAR, "column" VARCHAR, code VARCHAR, label VARCHAR)""")
+    con.execute(f"DELETE FROM {tables.RAW_MICRODATA_VALUE_LABELS} WHERE source_id = ?", [spec.source_id])
     if labels:
         con.register("_labels", pd.DataFrame(labels))
-        con.execute('INSERT INTO raw.microdata_value_labels SELECT source_id, "column", code, label FROM _labels')
+        con.execute(f'INSERT INTO {tables.RAW_MICRODATA_VALUE_LABELS} SELECT source_id, "column", code, label '
+                    "FROM _labels")
         con.unregister("_labels")
     provenance = {"source_id": spec.source_id, "path": str(path), "format": spec.format,
                   "sha256": sha256_file(path), "bytes": path.stat().st_size, "rows": int(rows),
                   "value_labels": len(labels), "synthetic": spec.synthetic}
-    con.execute("""CREATE TABLE IF NOT EXISTS raw.microdata_files (source_id VARCHAR, path VARCHAR, format VARCHAR,
-                   sha256 VARCHAR, bytes BIGINT, rows BIGINT, value_labels BIGINT, synthetic BOOLEAN,
-                   loaded_at TIMESTAMP)""")
-    con.execute("DELETE FROM raw.microdata_files WHERE source_id = ?", [spec.source_id])
-    con.execute("INSERT INTO raw.microdata_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())", list(provenance.values()))
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {tables.RAW_MICRODATA_FILES} (source_id VARCHAR, path VARCHAR,
+                    format VARCHAR, sha256 VARCHAR, bytes BIGINT, rows BIGINT, value_labels BIGINT, synthetic BOOLEAN,
+                    loaded_at TIMESTAMP)""")
+    con.execute(f"DELETE FROM {tables.RAW_MICRODATA_FILES} WHERE source_id = ?", [spec.source_id])
+    con.execute(f"INSERT INTO {tables.RAW_MICRODATA_FILES} VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
+                list(provenance.values()))
     return provenance
 
 
@@ -136,7 +132,7 @@ def load_table(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> int:
     For ad-hoc use (`cop estimate`); the pipeline reads through a mapping spec instead."""
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
-    literal = _sql_string(str(path))
+    literal = sql_string(str(path))
     if not path.exists():
         raise InputError.single(path, "file does not exist")
     if suffix in ("csv", "txt"):

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import duckdb
 
+from indicators import tables
 from indicators.errors import ConfigError
-from indicators.harmonise import WIDE_TABLE
 from indicators.registry import Indicator
 from indicators.sql_expressions import referenced_columns
 from indicators.warehouse import ensure_schemas
 
 # registry `source` -> the harmonised table its expressions are evaluated against
-COUNTRY_LEVEL_SOURCES = {"ict_country_year": WIDE_TABLE}
+COUNTRY_LEVEL_SOURCES = {"ict_country_year": tables.STAGING_ICT_COUNTRY_YEAR_WIDE}
 COUNTRY_LEVEL_METHODS = ("value", "growth")
-ESTIMATES_TABLE = "estimates.country_year"
+ESTIMATES_TABLE = tables.ESTIMATES_COUNTRY_YEAR  # the name the tests import it by
 
 
 def is_country_level(indicator: Indicator) -> bool:
@@ -76,7 +76,7 @@ def compute_country_indicators(con: duckdb.DuckDBPyConnection, indicators: list[
         raise ConfigError("the registry has no country-level indicator (methods value/growth)")
     ensure_schemas(con)
     union = "\nUNION ALL\n".join(compile_country_indicator(i) for i in selected)
-    con.execute(f"CREATE OR REPLACE TABLE {ESTIMATES_TABLE} AS SELECT * FROM ({union}) "
+    con.execute(f"CREATE OR REPLACE TABLE {tables.ESTIMATES_COUNTRY_YEAR} AS SELECT * FROM ({union}) "
                 "ORDER BY INDICATOR, REF_AREA, TIME_PERIOD")
-    rows = dict(con.execute(f"SELECT INDICATOR, count(*) FROM {ESTIMATES_TABLE} GROUP BY 1").fetchall())
+    rows = dict(con.execute(f"SELECT INDICATOR, count(*) FROM {tables.ESTIMATES_COUNTRY_YEAR} GROUP BY 1").fetchall())
     return {i.code: rows.get(i.code, 0) for i in selected}

@@ -27,12 +27,13 @@ import pandas as pd
 from indicators.estimation.quality import coefficient_of_variation, join_comments, reliability
 from indicators.estimation.taylor import TOTAL, Contrast, Design, Estimand, estimate_with_contrasts
 from indicators.gaps import DerivedSeries, derived_series
+from indicators import tables
 from indicators.registry import Indicator
+from indicators.tables import sql_string, table_exists
 from indicators.warehouse import ensure_schemas
-from schemas.sources import harmonised_sources
+from indicators.sources import harmonised_sources
 
 SURVEY_METHODS = ("proportion", "mean", "total", "ratio")
-SURVEY_SOURCES = ("child_survey",)
 # harmonised classifier -> published SDMX dimension
 DIMENSIONS = {"sex": "SEX", "age_band": "AGE", "urbanisation": "URBANISATION"}
 BY = ["source_id", "country", "wave"]
@@ -58,7 +59,9 @@ def age_code(band: str) -> str:
 
 
 def is_survey_indicator(indicator: Indicator) -> bool:
-    return indicator.source in SURVEY_SOURCES and indicator.method in SURVEY_METHODS
+    """Estimated from sample-survey microdata with its design (any sampled harmonised source of the registry)."""
+    source = harmonised_sources().get(indicator.source)
+    return source is not None and source.sampled and indicator.method in SURVEY_METHODS
 
 
 def survey_design(lonely_psu: str = "adjust") -> Design:
@@ -80,9 +83,11 @@ def estimate_indicator(con: duckdb.DuckDBPyConnection, indicator: Indicator, lon
     return estimate_indicators(con, [indicator], lonely_psu)[indicator.code]
 
 
-def estimate_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicator], lonely_psu: str = "adjust"
-                        ) -> dict[str, pd.DataFrame]:
-    """Several indicators; those on one source with the same disaggregations share one scan of the microdata."""
+def estimate_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicator], lonely_psu: str = "adjust",
+                        deliveries: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Several indicators; those on one source with the same disaggregations share one scan of the microdata.
+    `deliveries`: only these source_ids (a delivery's estimates rest on its own rows alone: its strata and PSUs
+    are its own), None: every staged delivery."""
     batches: dict[tuple, list[Indicator]] = {}
     for indicator in indicators:
         dimensions = tuple(d for d in indicator.disaggregations if d in DIMENSIONS)
@@ -90,6 +95,9 @@ def estimate_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicat
     out = {}
     for (source, dimensions), members in batches.items():
         table = harmonised_sources()[source].table
+        if deliveries is not None:
+            chosen = ", ".join(sql_string(s) for s in deliveries) or "NULL"
+            table = f"(SELECT * FROM {table} WHERE source_id IN ({chosen}))"
         estimands = [Estimand(i.method, i.numerator if i.method in ("proportion", "ratio") else i.value,
                               i.denominator if i.method == "ratio" else None, i.universe) for i in members]
         series = {i.code: derived_series([i]) for i in members}
@@ -154,22 +162,35 @@ def apply_quality_rules(cells: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
 
 def _complementary_suppression(cells: pd.DataFrame) -> pd.DataFrame:
     """Within each margin of one indicator, area and period: if the total is published and exactly one
-    category is suppressed, also suppress the published category with the fewest cases (repeat per margin)."""
+    category is suppressed, also suppress the published category with the fewest cases (repeat per margin).
+
+    Margins of different dimensions share only their total, which is never changed here, so each dimension is
+    handled at once over every indicator, area and period (vectorised; ties go to the earlier row)."""
     base = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "SOURCE_ID"]
     for dimension in DIMENSIONS.values():
         others = [d for d in DIMENSIONS.values() if d != dimension]
         margin = cells[(cells[others] == TOTAL).all(axis=1)]
-        for _, group in margin.groupby(base):
-            total = group[group[dimension] == TOTAL]
-            categories = group[group[dimension] != TOTAL]
-            if total.empty or total["OBS_STATUS"].iloc[0] == "Q" or len(categories) < 2:
-                continue
-            suppressed = categories["OBS_STATUS"] == "Q"
-            if suppressed.sum() == 1:
-                partner = categories[~suppressed].sort_values("N_UNWEIGHTED").index[0]
-                cells.loc[partner, ["OBS_STATUS", "CONF_STATUS"]] = ["Q", "D"]
-                cells.loc[partner, "COMMENT_OBS"] = join_comments([cells.loc[partner, "COMMENT_OBS"]],
-                                                                  ["complementary suppression"])[0]
+        is_total = margin[dimension] == TOTAL
+        totals = margin[is_total].drop_duplicates(base)
+        published_total = totals.set_index(base)["OBS_STATUS"] != "Q"
+        categories = margin[~is_total]
+        if categories.empty or published_total.empty:
+            continue
+        keys = [categories[c] for c in base]
+        suppressed = categories["OBS_STATUS"] == "Q"
+        n_categories = suppressed.groupby(keys, sort=False).transform("size")
+        n_suppressed = suppressed.groupby(keys, sort=False).transform("sum")
+        total_ok = pd.MultiIndex.from_frame(categories[base]).map(published_total.to_dict()).fillna(False)
+        eligible = np.asarray(total_ok, dtype=bool) & (n_categories >= 2).to_numpy() & (n_suppressed == 1).to_numpy()
+        candidates = categories[eligible & ~suppressed.to_numpy()]
+        if candidates.empty:
+            continue
+        partners = candidates.sort_values("N_UNWEIGHTED", kind="stable").groupby(base, sort=False).head(1).index
+        cells.loc[partners, "OBS_STATUS"] = "Q"
+        cells.loc[partners, "CONF_STATUS"] = "D"
+        cells.loc[partners, "COMMENT_OBS"] = join_comments(cells.loc[partners, "COMMENT_OBS"].to_numpy(),
+                                                           np.full(len(partners), "complementary suppression",
+                                                                   dtype=object))
     return cells
 
 
@@ -227,10 +248,8 @@ def _gap_rows(series: list[DerivedSeries], contrasts: pd.DataFrame, cells: pd.Da
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                         [schema, name]).fetchone()[0]
-    return bool(exists) and con.execute(f"SELECT count(*) > 0 FROM {table}").fetchone()[0]
+    """A harmonised table with rows: a kind of survey no delivery brought yet has no table, or an empty one."""
+    return table_exists(con, table) and con.execute(f"SELECT count(*) > 0 FROM {table}").fetchone()[0]
 
 
 def write_survey_estimates(con: duckdb.DuckDBPyConnection, indicators: list[Indicator], table: str,
@@ -250,3 +269,71 @@ def write_survey_estimates(con: duckdb.DuckDBPyConnection, indicators: list[Indi
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _estimates")
         con.unregister("_estimates")
     return result
+
+
+def update_survey_estimates(con: duckdb.DuckDBPyConnection, indicators: list[Indicator], table: str,
+                            delivery_fingerprints: dict[str, str], version: str,
+                            lonely_psu: str = "adjust") -> dict:
+    """Bring `table` up to date with what is staged, re-estimating only the deliveries whose input changed.
+
+    A delivery's estimates depend on its own staged rows (fingerprinted when they were staged) and on `version`
+    (the indicators' definitions, the lonely-PSU rule and the code). Deliveries no longer staged (rejected,
+    withdrawn) lose their rows. Returns {"estimated": [...], "kept": [...], "dropped": [...], "cells": n}."""
+    ensure_schemas(con)
+    # an indicator whose harmonised table has no rows (no delivery of that kind yet) has no estimates
+    members = [i for i in indicators if is_survey_indicator(i) and _has_rows(con, harmonised_sources()[i.source].table)]
+    sources = sorted({harmonised_sources()[i.source].table for i in members})
+    staged = sorted({s for t in sources for (s,) in con.execute(f"SELECT DISTINCT source_id FROM {t}").fetchall()})
+    wanted = {s: f"{delivery_fingerprints.get(s, 'unknown')}/{version}" for s in staged}
+    inputs = tables.QUALITY_SURVEY_ESTIMATE_INPUTS  # what each delivery's estimates in `table` rest on
+    con.execute(f"CREATE TABLE IF NOT EXISTS {inputs} (table_name VARCHAR, source_id VARCHAR, fingerprint VARCHAR)")
+    columns = ", ".join(f"{name} {ESTIMATE_TYPES[name]}" for name in ESTIMATE_COLUMNS)
+    current_columns = [c for (c,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = ? "
+        "ORDER BY ordinal_position", [table]).fetchall()]
+    if current_columns != ESTIMATE_COLUMNS:  # new table, or written by another version of the layout
+        con.execute(f"CREATE OR REPLACE TABLE {table} ({columns})")
+        con.execute(f"DELETE FROM {inputs} WHERE table_name = ?", [table])
+    done = dict(con.execute(f"SELECT source_id, fingerprint FROM {inputs} WHERE table_name = ?",
+                            [table]).fetchall())
+    present = {s for (s,) in con.execute(f"SELECT DISTINCT SOURCE_ID FROM {table}").fetchall()}
+    to_estimate = [s for s in staged if done.get(s) != wanted[s]]
+    dropped = sorted((set(done) | present) - set(staged))
+    frames = [f for f in estimate_indicators(con, members, lonely_psu, deliveries=to_estimate).values()
+              if not f.empty] if to_estimate else []
+    result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ESTIMATE_COLUMNS)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for source_id in to_estimate + dropped:
+            con.execute(f"DELETE FROM {table} WHERE SOURCE_ID = ?", [source_id])
+            con.execute(f"DELETE FROM {inputs} WHERE table_name = ? AND source_id = ?",
+                        [table, source_id])
+        if not result.empty:
+            con.register("_estimates", result)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _estimates")
+            con.unregister("_estimates")
+        for source_id in to_estimate:
+            con.execute(f"INSERT INTO {inputs} VALUES (?, ?, ?)", [table, source_id, wanted[source_id]])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    cells = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return {"estimated": to_estimate, "kept": [s for s in staged if s not in to_estimate], "dropped": dropped,
+            "cells": int(cells), "written": result}
+
+
+def coherence_problems(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
+    """Counts of estimates that break a coherence rule (all must be 0 before anything is published): a negative
+    SE, an estimate outside its CI, a percentage outside [0, 100], a suppressed cell (Q) with a value, or a cell
+    without a value that is neither suppressed nor a gap that cannot be computed (O)."""
+    problems = con.execute(f"""
+        SELECT
+          count(*) FILTER (WHERE STD_ERR < 0) AS negative_se,
+          count(*) FILTER (WHERE OBS_VALUE < CI_LOWER - 1e-9 OR OBS_VALUE > CI_UPPER + 1e-9) AS outside_ci,
+          count(*) FILTER (WHERE UNIT_MEASURE = 'percent' AND (OBS_VALUE < 0 OR OBS_VALUE > 100
+                           OR CI_LOWER < 0 OR CI_UPPER > 100)) AS percent_out_of_range,
+          count(*) FILTER (WHERE OBS_STATUS = 'Q' AND OBS_VALUE IS NOT NULL) AS suppressed_with_value,
+          count(*) FILTER (WHERE OBS_STATUS NOT IN ('Q', 'O') AND OBS_VALUE IS NULL) AS value_missing
+        FROM {table}""").df().iloc[0].to_dict()
+    return {k: int(v) for k, v in problems.items()}

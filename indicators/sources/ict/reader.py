@@ -22,7 +22,6 @@ editor, and the column it came from, so that any rule broken later can be traced
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import logging
 import re
@@ -32,17 +31,16 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from indicators import tables
+from indicators.files import load_yaml, sha256_file
 from indicators.errors import ConfigError, InputError
 from schemas.ict import FIRST_YEAR, LAST_YEAR, known_country_codes
+from indicators.paths import MAPPINGS_DIR
+from indicators.sources.manifest import read_manifest
 
 log = logging.getLogger(__name__)
-MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "data" / "mappings"
 LAYOUTS = ("cop_tidy", "wdi_wide", "owid_tidy", "wb_tidy", "owid_entity")
-# top-level keys of a sources manifest: the ICT files, the default synthetic flag, and the incident files
-# (read by their own ingest); anything else is a typo or a key from another tool, and an error
-MANIFEST_KEYS = ("sources", "synthetic", "incidents")
 WDI_ID_COLUMNS = ["Country Name", "Country Code", "Indicator Name", "Indicator Code"]
 RAW_COLUMNS = ["source_file", "layout", "source_row", "source_column", "code_column", "year_column",
                "ref_area_code", "ref_area_name", "year", "source_variable", "variable", "value"]
@@ -89,7 +87,7 @@ class FileNotes:
 @lru_cache(maxsize=1)
 def variable_map() -> dict:
     with open(MAPPINGS_DIR / "ict_variables.yaml", encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh)
+        spec = load_yaml(fh)
     return {"wdi": dict(spec["wdi_indicator_codes"]), "labels": dict(spec["column_labels"]),
             "ignored": frozenset(spec.get("ignored_column_labels") or ()),
             "entity_aggregates": frozenset(spec.get("entity_aggregates") or ()),
@@ -163,15 +161,7 @@ def load_manifest(sources_dir: Path, manifest: Path | str | None = None) -> list
 
 
 def _read_manifest(manifest: Path, sources_dir: Path) -> list[IctSource]:
-    try:
-        spec = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{manifest}: not valid YAML: {exc}") from exc
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{manifest}: a sources manifest is a mapping with the key 'sources'")
-    for key in spec:
-        if key not in MANIFEST_KEYS:
-            raise ConfigError(f"{manifest}: unknown top-level key {key!r} (expected {', '.join(MANIFEST_KEYS)})")
+    spec = read_manifest(manifest)
     synthetic = bool(spec.get("synthetic", False))
     entries = spec.get("sources")
     if not isinstance(entries, list) or not entries:
@@ -204,9 +194,8 @@ def _read_manifest(manifest: Path, sources_dir: Path) -> list[IctSource]:
 def file_provenance(source: IctSource, rows: int, notes: FileNotes | None = None) -> dict:
     """One row of raw.ict_files (and of the release manifest's `inputs`): no None values, so JSON stays valid."""
     notes = notes or FileNotes()
-    data = source.path.read_bytes()
     return {"source_id": source.source_id, "path": str(source.path), "layout": source.layout,
-            "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "rows": rows,
+            "sha256": sha256_file(source.path), "bytes": source.path.stat().st_size, "rows": rows,
             "priority": source.priority, "synthetic": source.synthetic, "licence": source.licence,
             "description": source.description, "citation": source.citation, "vintage": source.vintage,
             "cells_out_of_years": notes.cells_out_of_years, "unmapped_entities": len(notes.unmapped),
@@ -422,9 +411,9 @@ def _read_owid_entity(source: IctSource, table: pd.DataFrame, notes: FileNotes) 
         names = ", ".join(f"{u['entity']!r} ({u['reason']})" for u in notes.unmapped)
         notes.text.append(f"{len(notes.unmapped)} entity name(s) not mapped to a country, their "
                           f"{sum(u['value_cells'] for u in notes.unmapped)} value cells left out "
-                          f"(raw.unmapped_entities): {names}")
-        log.warning("%s: %d entity name(s) map to no country and are left out (see raw.unmapped_entities): %s",
-                    path, len(notes.unmapped), names)
+                          f"({tables.RAW_UNMAPPED_ENTITIES}): {names}")
+        log.warning("%s: %d entity name(s) map to no country and are left out (see %s): %s",
+                    path, len(notes.unmapped), tables.RAW_UNMAPPED_ENTITIES, names)
 
     table = table[in_years & ~table["Entity"].isin(list(unmapped))]
     table = table.assign(__code=table["Entity"].map(codes).fillna(""))
@@ -530,9 +519,9 @@ def load_raw_ict(con, sources: list[IctSource]) -> list[dict]:
         frames.append(frame.assign(priority=source.priority, source_id=source.source_id))
         provenance.append(file_provenance(source, rows=len(frame), notes=notes))
         unmapped.extend(notes.unmapped)
-    replace_table(con, "raw.ict_country_year", pd.concat(frames, ignore_index=True))
-    replace_table(con, "raw.ict_files", pd.DataFrame(provenance))
-    replace_table(con, "raw.unmapped_entities", unmapped_frame(unmapped))
+    replace_table(con, tables.RAW_ICT_COUNTRY_YEAR, pd.concat(frames, ignore_index=True))
+    replace_table(con, tables.RAW_ICT_FILES, pd.DataFrame(provenance))
+    replace_table(con, tables.RAW_UNMAPPED_ENTITIES, unmapped_frame(unmapped))
     return provenance
 
 

@@ -22,19 +22,20 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from indicators import tables
 from indicators.errors import ConfigError, CopError
-from indicators.harmonise import WIDE_TABLE
 from indicators.registry import Indicator
 from indicators.sql_expressions import referenced_columns
+from indicators.tables import table_exists
 from indicators.warehouse import ensure_schemas
 from schemas.incidents import ALL_TYPES, IncidentReportsModel
-from schemas.sources import harmonised_sources
-from schemas.validation import failure_cases
+from schemas.validation import cell_violations
 
 SOURCE = "incidents"
-STAGING_TABLE = harmonised_sources()[SOURCE].table  # staging.incident_reports
-UNATTRIBUTED_TABLE = "staging.incident_reports_unattributed"
-ESTIMATES_TABLE = "estimates.incidents"
+# the names the tests import these tables by (indicators.tables names them)
+STAGING_TABLE = tables.STAGING_INCIDENT_REPORTS
+UNATTRIBUTED_TABLE = tables.STAGING_INCIDENT_REPORTS_UNATTRIBUTED
+ESTIMATES_TABLE = tables.ESTIMATES_INCIDENTS
 INCIDENT_METHODS = ("value", "rate")
 # a rate is numerator / denominator x the multiplier its unit names
 RATE_MULTIPLIERS = {"per_100k": 100_000, "per_100": 100, "percent": 100}
@@ -44,21 +45,21 @@ ESTIMATE_COLUMNS = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "OBS_VALUE", "UNIT_M
 INT_COLUMNS = ("reports", "confirmed_csam_urls_hosted", "confirmed_csam_urls_global")
 
 HARMONISE_SQL = rf"""
-CREATE OR REPLACE TABLE staging._incident_coded AS
+CREATE OR REPLACE TABLE {tables.STAGING_INCIDENT_CODED} AS
 SELECT r.*, coalesce(x.iso3, r.country_code) AS country,
        CASE WHEN r.country_code = '' THEN 'no country code in the file (e.g. NCMEC''s "No Country Listed")'
             ELSE u.reason END AS unattributed_reason
-FROM raw.incident_reports r
-LEFT JOIN reference.country_code_exceptions x ON x.code = r.country_code
-LEFT JOIN raw.incident_unattributed_codes u ON u.source_id = r.source_id AND u.country_code = r.country_code;
+FROM {tables.RAW_INCIDENT_REPORTS} r
+LEFT JOIN {tables.REFERENCE_COUNTRY_CODE_EXCEPTIONS} x ON x.code = r.country_code
+LEFT JOIN {tables.RAW_INCIDENT_UNATTRIBUTED_CODES} u ON u.source_id = r.source_id AND u.country_code = r.country_code;
 
-CREATE OR REPLACE TABLE {UNATTRIBUTED_TABLE} AS
+CREATE OR REPLACE TABLE {tables.STAGING_INCIDENT_REPORTS_UNATTRIBUTED} AS
 SELECT source_id, source_file, source_row, source_column, country_name, country_code, year, reporting_org,
        incident_type, reports, unattributed_reason AS reason
-FROM staging._incident_coded WHERE unattributed_reason IS NOT NULL
+FROM {tables.STAGING_INCIDENT_CODED} WHERE unattributed_reason IS NOT NULL
 ORDER BY source_id, year, source_row;
 
-CREATE OR REPLACE TABLE {STAGING_TABLE} AS
+CREATE OR REPLACE TABLE {tables.STAGING_INCIDENT_REPORTS} AS
 WITH combined AS (
     SELECT country, year, reporting_org, incident_type,
            CAST(sum(reports) AS BIGINT) AS reports,
@@ -66,7 +67,7 @@ WITH combined AS (
            min(country_code) AS country_code,
            string_agg(CAST(source_row AS VARCHAR), '+' ORDER BY source_row) AS source_rows,
            string_agg(country_name, '; ' ORDER BY source_row) AS country_names
-    FROM staging._incident_coded WHERE unattributed_reason IS NULL
+    FROM {tables.STAGING_INCIDENT_CODED} WHERE unattributed_reason IS NULL
     GROUP BY country, year, reporting_org, incident_type, source_id, source_file, source_column, code_column
 )
 SELECT c.country, c.year, c.reporting_org, c.incident_type, c.reports,
@@ -82,37 +83,31 @@ SELECT c.country, c.year, c.reporting_org, c.incident_type, c.reports,
                 w.internet_users_pct__source || '+' || w.population_total__source, '+'))), '+') END
            AS internet_users__source
 FROM combined c
-LEFT JOIN {WIDE_TABLE} w ON w.ref_area = c.country AND w.year = c.year
+LEFT JOIN {tables.STAGING_ICT_COUNTRY_YEAR_WIDE} w ON w.ref_area = c.country AND w.year = c.year
 ORDER BY c.reporting_org, c.country, c.year, c.incident_type, c.source_id;
 
-DROP TABLE staging._incident_coded;
+DROP TABLE {tables.STAGING_INCIDENT_CODED};
 """
-
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                       [schema, name]).fetchone()[0] > 0
 
 
 def harmonise_incidents(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Write staging.incident_reports and staging.incident_reports_unattributed from raw.incident_reports."""
     ensure_schemas(con)
-    for table in ("raw.incident_reports", "raw.incident_unattributed_codes", WIDE_TABLE,
-                  "reference.country_code_exceptions"):
-        if not _exists(con, table):
+    for table in (tables.RAW_INCIDENT_REPORTS, tables.RAW_INCIDENT_UNATTRIBUTED_CODES,
+                  tables.STAGING_ICT_COUNTRY_YEAR_WIDE, tables.REFERENCE_COUNTRY_CODE_EXCEPTIONS):
+        if not table_exists(con, table):
             raise CopError(f"{table} does not exist: load the raw incident files, the reference tables and the "
                            "harmonised ICT table (denominators) first")
     con.execute(HARMONISE_SQL)
     counts = con.execute(f"""
-        SELECT (SELECT count(*) FROM raw.incident_reports),
-               (SELECT count(*) FROM {STAGING_TABLE}),
-               (SELECT count(DISTINCT country) FROM {STAGING_TABLE}),
-               (SELECT count(*) FROM {STAGING_TABLE} WHERE source_rows LIKE '%+%'),
-               (SELECT count(*) FROM {UNATTRIBUTED_TABLE}),
-               (SELECT coalesce(sum(reports), 0) FROM {UNATTRIBUTED_TABLE}),
-               (SELECT count(*) FROM {STAGING_TABLE} WHERE population_total IS NULL),
-               (SELECT count(*) FROM {STAGING_TABLE} WHERE internet_users IS NULL)""").fetchone()
+        SELECT (SELECT count(*) FROM {tables.RAW_INCIDENT_REPORTS}),
+               (SELECT count(*) FROM {tables.STAGING_INCIDENT_REPORTS}),
+               (SELECT count(DISTINCT country) FROM {tables.STAGING_INCIDENT_REPORTS}),
+               (SELECT count(*) FROM {tables.STAGING_INCIDENT_REPORTS} WHERE source_rows LIKE '%+%'),
+               (SELECT count(*) FROM {tables.STAGING_INCIDENT_REPORTS_UNATTRIBUTED}),
+               (SELECT coalesce(sum(reports), 0) FROM {tables.STAGING_INCIDENT_REPORTS_UNATTRIBUTED}),
+               (SELECT count(*) FROM {tables.STAGING_INCIDENT_REPORTS} WHERE population_total IS NULL),
+               (SELECT count(*) FROM {tables.STAGING_INCIDENT_REPORTS} WHERE internet_users IS NULL)""").fetchone()
     return dict(zip(["raw_cells", "rows", "countries", "rows_combined_from_two_names", "unattributed_cells",
                      "unattributed_reports", "rows_without_population", "rows_without_internet_users"],
                     (int(c) for c in counts)))
@@ -121,7 +116,7 @@ def harmonise_incidents(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 # ------------------------------------------------------------------------------------------------- audit
 def staging_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """staging.incident_reports in the pandas dtypes IncidentReportsModel expects (nullable integer counts)."""
-    frame = con.execute(f"SELECT * FROM {STAGING_TABLE}").df()
+    frame = con.execute(f"SELECT * FROM {tables.STAGING_INCIDENT_REPORTS}").df()
     for column in INT_COLUMNS:
         frame[column] = frame[column].astype("Int64")
     for column in ("takedown_days_median", "population_total", "internet_users"):
@@ -135,47 +130,27 @@ def audit_incidents(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
     Each is a dict with file, row, column, rule and value (errors.Violation.as_dict), sorted by file and row.
     """
-    frame = staging_frame(con)
-    cases = failure_cases(IncidentReportsModel, frame)
-    if cases.empty:
-        return []
-    out = []
-    for case in cases[cases["index"].isna()].itertuples(index=False):
-        out.append({"file": STAGING_TABLE, "row": None, "column": case.column,
-                    "rule": f"table structure: {case.check}", "value": str(case.failure_case)})
-    cases = cases.dropna(subset=["index"]).drop_duplicates(subset=["index", "check"])
-    for case in cases.itertuples(index=False):
-        row = frame.loc[case.index]
-        check = str(case.check)
-        if check == "multiple_fields_uniqueness":
-            key = ["country", "year", "reporting_org", "incident_type"]
-            dupes = frame[(frame[key] == row[key]).all(axis=1) & (frame.index != case.index)]
-            others = "; ".join(f"{f} row {r}" for f, r in zip(dupes["source_file"], dupes["source_row"]))
-            rule = (f"duplicated country-year: {row['country']} {row['year']} {row['reporting_org']} "
-                    f"{row['incident_type']} also in {others}")
-            column, value = row["code_column"], row["country_code"]
-        elif case.schema_context == "DataFrameSchema":
-            # a rule across columns (denominators, measure by organisation): the incident cell of the row
-            rule, column, value = check, row["source_column"], row["reports"]
-        elif case.column == "country":
-            rule, column, value = check, row["code_column"], row["country_code"]
-        elif case.column == "year":
-            rule, column, value = f"year: {check}", row["source_column"], row["year"]
-        else:
-            rule, column, value = f"{case.column}: {check}", row["source_column"], case.failure_case
-        out.append({"file": row["source_file"], "row": int(row["source_row"]), "column": column, "rule": rule,
-                    "value": _shown(value)})
-    unique = {(v["file"], v["row"], v["column"], v["rule"]): v for v in out}
-    return sorted(unique.values(), key=lambda v: (v["file"], v["row"] or 0, str(v["column"])))
+    return cell_violations(IncidentReportsModel, staging_frame(con), tables.STAGING_INCIDENT_REPORTS,
+                           _incident_cell)
 
 
-def _shown(value: object) -> str | None:
-    """A value as a provider typed it: 4210 rather than 4210.0; None for a missing one."""
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return None
-    if isinstance(value, float):
-        return format(value, ".15g")
-    return str(value)
+def _incident_cell(frame: pd.DataFrame, case, row: pd.Series) -> tuple[str, object, object]:
+    """The rule an incident failure case breaks, and the column and value of the delivered cell it is about."""
+    check = str(case.check)
+    if check == "multiple_fields_uniqueness":
+        key = ["country", "year", "reporting_org", "incident_type"]
+        dupes = frame[(frame[key] == row[key]).all(axis=1) & (frame.index != case.index)]
+        others = "; ".join(f"{f} row {r}" for f, r in zip(dupes["source_file"], dupes["source_row"]))
+        return (f"duplicated country-year: {row['country']} {row['year']} {row['reporting_org']} "
+                f"{row['incident_type']} also in {others}", row["code_column"], row["country_code"])
+    if case.schema_context == "DataFrameSchema":
+        # a rule across columns (denominators, measure by organisation): the incident cell of the row
+        return check, row["source_column"], row["reports"]
+    if case.column == "country":
+        return check, row["code_column"], row["country_code"]
+    if case.column == "year":
+        return f"year: {check}", row["source_column"], row["year"]
+    return f"{case.column}: {check}", row["source_column"], case.failure_case
 
 
 # ---------------------------------------------------------------------------------------------- estimate
@@ -214,8 +189,9 @@ def compile_incident_indicator(indicator: Indicator) -> str:
     return (f"SELECT '{indicator.code}' AS INDICATOR, country AS REF_AREA, year AS TIME_PERIOD, "
             f"obs AS OBS_VALUE, '{indicator.unit}' AS UNIT_MEASURE, "
             f"source_id AS SOURCE_ID FROM ("
-            f"SELECT country, year, {obs} AS obs, {_source_id(columns)} AS source_id FROM {STAGING_TABLE} "
-            f"WHERE incident_type = '{ALL_TYPES}'{universe}) WHERE obs IS NOT NULL")
+            f"SELECT country, year, {obs} AS obs, {_source_id(columns)} AS source_id "
+            f"FROM {tables.STAGING_INCIDENT_REPORTS} WHERE incident_type = '{ALL_TYPES}'{universe}) "
+            "WHERE obs IS NOT NULL")
 
 
 def compute_incident_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicator]) -> dict[str, int]:
@@ -225,14 +201,14 @@ def compute_incident_indicators(con: duckdb.DuckDBPyConnection, indicators: list
     """
     ensure_schemas(con)
     selected = [i for i in indicators if is_incident_indicator(i)]
-    if not selected or not _exists(con, STAGING_TABLE):
-        con.execute(f"CREATE OR REPLACE TABLE {ESTIMATES_TABLE} (INDICATOR VARCHAR, REF_AREA VARCHAR, "
+    if not selected or not table_exists(con, tables.STAGING_INCIDENT_REPORTS):
+        con.execute(f"CREATE OR REPLACE TABLE {tables.ESTIMATES_INCIDENTS} (INDICATOR VARCHAR, REF_AREA VARCHAR, "
                     "TIME_PERIOD BIGINT, OBS_VALUE DOUBLE, UNIT_MEASURE VARCHAR, SOURCE_ID VARCHAR)")
         return {i.code: 0 for i in selected}
     union = "\nUNION ALL\n".join(compile_incident_indicator(i) for i in selected)
-    con.execute(f"CREATE OR REPLACE TABLE {ESTIMATES_TABLE} AS SELECT * FROM ({union}) "
+    con.execute(f"CREATE OR REPLACE TABLE {tables.ESTIMATES_INCIDENTS} AS SELECT * FROM ({union}) "
                 "ORDER BY INDICATOR, REF_AREA, TIME_PERIOD")
-    repeated = con.execute(f"""SELECT INDICATOR, REF_AREA, TIME_PERIOD, count(*) FROM {ESTIMATES_TABLE}
+    repeated = con.execute(f"""SELECT INDICATOR, REF_AREA, TIME_PERIOD, count(*) FROM {tables.ESTIMATES_INCIDENTS}
                                GROUP BY ALL HAVING count(*) > 1 ORDER BY 1, 2, 3 LIMIT 5""").fetchall()
     if repeated:
         code = repeated[0][0]
@@ -240,5 +216,5 @@ def compute_incident_indicators(con: duckdb.DuckDBPyConnection, indicators: list
         shown = ", ".join(f"{a} {t} ({n} rows)" for _, a, t, n in repeated)
         raise ConfigError(f"{entry.file}: {code}: field 'universe': selects more than one all-types row per "
                           f"country and year (e.g. {shown}); restrict it to one reporting organisation")
-    rows = dict(con.execute(f"SELECT INDICATOR, count(*) FROM {ESTIMATES_TABLE} GROUP BY 1").fetchall())
+    rows = dict(con.execute(f"SELECT INDICATOR, count(*) FROM {tables.ESTIMATES_INCIDENTS} GROUP BY 1").fetchall())
     return {i.code: int(rows.get(i.code, 0)) for i in selected}

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import duckdb
 
-from indicators.harmonise_survey import SourceResult, harmonise_source
-from indicators.ingest.microdata import read_microdata
-from indicators.mapping_specs import load_spec
+from indicators.sources.survey_microdata.harmonise import SourceResult, harmonise_source
+from indicators.sources.survey_microdata.reader import read_microdata
+from indicators.sources.survey_microdata.specs import load_spec
 
 
 def preflight(data_file: Path, spec_file: Path) -> tuple[SourceResult, dict]:

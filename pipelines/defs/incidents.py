@@ -6,13 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from indicators.incidents import (ESTIMATES_TABLE, STAGING_TABLE, audit_incidents, compute_incident_indicators,
-                                  harmonise_incidents)
-from indicators.ingest.incidents import load_incident_sources, load_raw_incidents
-from indicators.registry import load_registry
-from pipelines.assets.checks import violations_result
+from indicators import tables
+from indicators.sources.incidents.harmonise import audit_incidents, compute_incident_indicators, harmonise_incidents
+from indicators.sources.incidents.reader import load_incident_sources, load_raw_incidents
+from pipelines.defs.checks import violations_result
+from pipelines.defs.common import (SOURCES_CHECKED, build_registry, indicator_rows_result,
+                                   stage_source_fingerprints)
 from pipelines.resources import BuildSettings, WarehouseResource
-
 
 
 @dg.asset(key=["raw", "incident_reports"], group_name="ingest", pool="warehouse", kinds={"duckdb"},
@@ -26,6 +26,7 @@ def raw_incident_reports(context: dg.AssetExecutionContext, build: BuildSettings
         context.log.warning(f"the sources manifest of {build.sources_dir} lists no incident files (key "
                             "'incidents'): the incident indicators (IR.12-IR.16, ...) are not computed")
     with warehouse.get_connection() as con:
+        stage_source_fingerprints(con, context.run_id, build, "incidents")
         provenance = load_raw_incidents(con, sources)
     for p in provenance:
         context.log.info(f"read {Path(p['path']).name} ({p['layout']}, {p['reporting_org']}): {p['rows']} counts, "
@@ -62,27 +63,21 @@ def incident_reports_follow_the_rules(context: dg.AssetCheckExecutionContext,
                                       warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.get_connection() as con:
         violations = audit_incidents(con)
-        rows = con.execute(f"SELECT count(*) FROM {STAGING_TABLE}").fetchone()[0]
+        rows = con.execute(f"SELECT count(*) FROM {tables.STAGING_INCIDENT_REPORTS}").fetchone()[0]
     return violations_result(context, violations, rows=rows)
 
 
 @dg.asset(key=["estimates", "incidents"], group_name="estimate", pool="warehouse", kinds={"duckdb"},
-          deps=[staging_incident_reports, ["reference", "indicator_registry"]],
+          deps=[staging_incident_reports, ["reference", "indicator_registry"], SOURCES_CHECKED],
           description="One row per incident indicator (registry source `incidents`, methods value and rate), "
                       "country and year, all incident types (estimates.incidents, the columns of "
                       "estimates.country_year).")
 def estimates_incidents(context: dg.AssetExecutionContext, build: BuildSettings,
                         warehouse: WarehouseResource) -> dg.MaterializeResult:
-    registry = load_registry(Path(build.registry_dir) if build.registry_dir else None)
     with warehouse.get_connection() as con:
-        rows = compute_incident_indicators(con, registry)
-    context.log.info(f"{ESTIMATES_TABLE}: " + ", ".join(f"{k} {v}" for k, v in rows.items()))
-    empty = [code for code, n in rows.items() if n == 0]
-    if empty:
-        context.log.warning(f"no value could be computed for {', '.join(empty)}: their inputs are missing "
-                            "from the sources (they stay in the catalogue, with no observations)")
-    return dg.MaterializeResult(metadata={code: dg.MetadataValue.int(n) for code, n in rows.items()})
+        rows = compute_incident_indicators(con, build_registry(build))
+    return indicator_rows_result(context, tables.ESTIMATES_INCIDENTS, rows)
 
 
-INCIDENT_ASSETS = [raw_incident_reports, staging_incident_reports, estimates_incidents]
-INCIDENT_CHECKS = [incident_reports_follow_the_rules]
+ASSETS = [raw_incident_reports, staging_incident_reports, estimates_incidents]
+CHECKS = [incident_reports_follow_the_rules]

@@ -35,10 +35,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from indicators import tables
 from indicators.errors import ConfigError, InputError
 from indicators.files import sha256_file
+from indicators.sources.manifest import read_manifest
 from schemas.incidents import ALL_TYPES, REPORTING_ORGS
 
 log = logging.getLogger(__name__)
@@ -102,12 +103,7 @@ def load_incident_sources(sources_dir: Path, manifest: Path | str | None = None)
         log.info("%s: no sources manifest, so no incident files: the incident indicators are not computed",
                  sources_dir)
         return []
-    try:
-        spec = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{manifest}: not valid YAML: {exc}") from exc
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{manifest}: a sources manifest is a mapping (keys 'sources', 'incidents')")
+    spec = read_manifest(manifest)
     entries = spec.get(INCIDENTS_KEY)
     if entries is None:
         log.info("%s: no '%s' key, so no incident files: the incident indicators are not computed",
@@ -297,9 +293,9 @@ def load_raw_incidents(con, sources: list[IncidentSource]) -> list[dict]:
         unattributed += [{"source_id": source.source_id, "country_code": code, "reason": reason}
                          for code, reason in source.unattributed_codes.items()]
     ensure_schemas(con)
-    _write(con, "raw.incident_reports", RAW_COLUMNS,
+    _write(con, tables.RAW_INCIDENT_REPORTS, RAW_COLUMNS,
            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(RAW_COLUMNS)))
-    _write(con, "raw.incident_files", FILE_COLUMNS, pd.DataFrame(provenance, columns=list(FILE_COLUMNS)))
-    _write(con, "raw.incident_unattributed_codes", UNATTRIBUTED_COLUMNS,
+    _write(con, tables.RAW_INCIDENT_FILES, FILE_COLUMNS, pd.DataFrame(provenance, columns=list(FILE_COLUMNS)))
+    _write(con, tables.RAW_INCIDENT_UNATTRIBUTED_CODES, UNATTRIBUTED_COLUMNS,
            pd.DataFrame(unattributed, columns=list(UNATTRIBUTED_COLUMNS)))
     return provenance

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import yaml
 
+from indicators.files import load_yaml
 from indicators.errors import ConfigError
 from schemas.mapping_spec import MappingSpec, load_mapping_spec
-from schemas.sources import harmonised_sources
+from indicators.sources import harmonised_sources
+from indicators.paths import MAPPINGS_DIR
 
-MAPPINGS_DIR = Path(__file__).resolve().parents[1] / "data" / "mappings"
 
 
 def find_specs(mappings_dir: Path | None = None) -> dict[str, Path]:
@@ -20,7 +21,7 @@ def find_specs(mappings_dir: Path | None = None) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for path in sorted(Path(mappings_dir or MAPPINGS_DIR).glob("*.yaml")):
         try:
-            head = yaml.safe_load(path.read_text(encoding="utf-8"))
+            head = load_yaml(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
         if not isinstance(head, dict) or "source_id" not in head or "target" not in head:
@@ -36,7 +37,7 @@ def spec_fingerprint(path: Path) -> str:
     """Changes when the spec or the file it names changes (so a re-delivery is ingested again)."""
     digest = hashlib.sha256(path.read_bytes())
     try:
-        data_file = Path(yaml.safe_load(path.read_text())["file"])
+        data_file = Path(load_yaml(path.read_text())["file"])
         data_file = data_file if data_file.is_absolute() else path.parent / data_file
         stat = data_file.stat()
         digest.update(f"{data_file}:{stat.st_size}:{stat.st_mtime_ns}".encode())
@@ -46,8 +47,22 @@ def spec_fingerprint(path: Path) -> str:
 
 
 def load_spec(path: Path, check_file: bool = True) -> MappingSpec:
-    head = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    head = load_yaml(path.read_text(encoding="utf-8")) or {}
     target = head.get("target")
     if target not in harmonised_sources():
         raise ConfigError(f"{path}: key target: {target!r} is not a harmonised table")
     return load_mapping_spec(path, harmonised_sources()[target].columns, check_file=check_file)
+
+
+def delivery_file(spec_path: Path, store: Path | None = None, source_id: str | None = None) -> Path:
+    """The data file a build reads for this spec: the latest copy of the delivery in the source store (files that
+    came through the inbox), else the file the spec names (relative to the spec's folder)."""
+    if store is not None and source_id is not None:
+        from indicators.inbox import current_delivery
+
+        stored = current_delivery(Path(store), source_id)
+        if stored is not None:
+            return stored
+    head = load_yaml(Path(spec_path).read_text(encoding="utf-8")) or {}
+    named = Path(str(head.get("file", "")))
+    return named if named.is_absolute() else (Path(spec_path).parent / named).resolve()
