@@ -1,18 +1,32 @@
-"""Shared fixtures: the path of the real public data and a helper that runs the ICT ingest in a tmp warehouse."""
+"""Shared fixtures: the path of the real public data, a helper that runs the ICT ingest in a tmp warehouse, and the
+builds and readings that several tests only read, made once per session. The slowest builds run in subprocesses
+started before the first test (Background), on the second core while the in-process tests run."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from indicators.harmonise import harmonise_ict
-from indicators.ingest.ict import load_manifest, load_raw_ict
+from indicators.sources.ict.harmonise import harmonise_ict
+from indicators.sources.ict.reader import load_manifest, load_raw_ict
 from indicators.reference import load_reference_tables
 from indicators.warehouse import connect
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"  # the synthetic inputs the tests build
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample"  # the synthetic inputs the tests build
+# the command line, as installed in the environment running the tests (`python -m pipelines.cli` without it)
+COP = [str(Path(sys.executable).parent / "cop")] if (Path(sys.executable).parent / "cop").exists() else [
+    sys.executable, "-m", "pipelines.cli"]
+# session fixtures that start a subprocess (a build) some selected test waits for: started before the first test
+BACKGROUND_FIXTURES = ("full_sample_build_started", "full_sample_build_again_started", "readme_build_started")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -53,21 +67,120 @@ def harmonised_warehouse(tmp_path):
         con.close()
 
 
-@pytest.fixture(scope="session")
-def full_sample_build(tmp_path_factory):
-    """`cop build` of the whole bundled SYNTHETIC sample (data/sample: ICT, incidents, and the 24 survey deliveries),
-    in process, with its own Dagster instance state: (release folder, warehouse path). Built once per session."""
-    from pipelines import cli
+class Background:
+    """A command run in a subprocess that was started before the first test (start_the_slow_builds_first), so that
+    it runs on the machine's second core while the in-process tests run; its output goes to files in `folder`."""
 
+    def __init__(self, command, folder: Path, timeout_s: float, niceness: int = 0, **popen) -> None:
+        self.folder, self.deadline = folder, time.monotonic() + timeout_s
+        if niceness and shutil.which("nice"):  # a lower priority: a command needed late leaves the CPU to the rest
+            command = (f"nice -n {niceness} {command}" if isinstance(command, str)
+                       else ["nice", "-n", str(niceness), *command])
+        with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
+            # its own process group (stop() ends it with every child it started) but not its own session: a new
+            # session is a new scheduler autogroup on Linux, which would take an equal share of the CPU from the
+            # tests whatever its niceness
+            self.process = subprocess.Popen(command, stdout=out, stderr=err, process_group=0, **popen)
+
+    def wait(self) -> subprocess.CompletedProcess:
+        """Its exit code and output once it has ended; past its timeout (counted from its start) it is stopped
+        and subprocess.TimeoutExpired raised, as subprocess.run does."""
+        try:
+            self.process.wait(timeout=max(self.deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise
+        return subprocess.CompletedProcess(self.process.args, self.process.returncode, self.output("stdout.txt"),
+                                           self.output("stderr.txt"))
+
+    def output(self, name: str) -> str:
+        return (self.folder / name).read_text(errors="replace")
+
+    def stop(self) -> None:
+        """End the command and its children if it is still running (a session stopped early)."""
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def start_the_slow_builds_first(request):
+    """Start the subprocess builds that a selected test waits for (BACKGROUND_FIXTURES) before the first test:
+    they run beside the in-process tests instead of after them. Nothing starts for a selection that needs none."""
+    wanted = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    for name in BACKGROUND_FIXTURES:
+        if name in wanted:
+            request.getfixturevalue(name)
+
+
+def start_full_sample_build(out: Path, release_id: str, niceness: int = 0) -> Background:
+    """`cop build` of the whole bundled SYNTHETIC sample (data/sample: ICT, incidents and the 24 survey deliveries)
+    into `out` (published/, warehouse.duckdb) with its own Dagster instance state, started in a subprocess."""
+    (out / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    env = {**os.environ, "DAGSTER_HOME": str(out), "COP_DAGSTER_STATE": str(out / ".dagster"),
+           # the charts are drawn in two processes (the default, pinned here): test_charts compares them with a
+           # rendering in one process
+           "COP_CHART_WORKERS": "2"}
+    return Background([*COP, "build", "--sources", str(SAMPLE), "--out", str(out / "published"),
+                       "--warehouse", str(out / "warehouse.duckdb"), "--release-id", release_id],
+                      out, timeout_s=1200, niceness=niceness, cwd=REPO, env=env)
+
+
+def finished_build(out: Path, job: Background) -> Path:
+    """The folder of a started build once it has succeeded."""
+    done = job.wait()
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def full_sample_build_started(tmp_path_factory):
+    """The full sample build, started in a subprocess: (folder, Background)."""
     out = tmp_path_factory.mktemp("full_sample")
-    (out / "dagster.yaml").write_text((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DAGSTER_HOME", str(out))
-        patch.setenv("COP_DAGSTER_STATE", str(out / ".dagster"))
-        code = cli.main(["build", "--sources", str(SAMPLE), "--out", str(out / "published"), "--warehouse", str(out / "warehouse.duckdb"),
-                         "--release-id", "sample-full"])
-    assert code == 0
+    job = start_full_sample_build(out, "sample-full", niceness=5)  # needed from test_charts on
+    yield out, job
+    job.stop()
+
+
+@pytest.fixture(scope="session")
+def full_sample_build_again_started(tmp_path_factory):
+    """A second, independent build of the same inputs with the same release id (its own folder, warehouse and
+    instance), started in a subprocess: (folder, Background). test_release_manifest compares it with the first."""
+    out = tmp_path_factory.mktemp("full_sample_again")
+    job = start_full_sample_build(out, "sample-full", niceness=10)  # needed late in the session
+    yield out, job
+    job.stop()
+
+
+@pytest.fixture(scope="session")
+def full_sample_build_again(full_sample_build_again_started) -> Path:
+    """The release folder of the second full sample build (full_sample_build_again_started)."""
+    return finished_build(*full_sample_build_again_started) / "published" / "sample-full"
+
+
+@pytest.fixture(scope="session")
+def full_sample_build(full_sample_build_started):
+    """`cop build` of the whole bundled SYNTHETIC sample (data/sample: ICT, incidents, and the 24 survey deliveries),
+    with its own Dagster instance state: (release folder, warehouse path). Built once per session, in a subprocess
+    started before the first test (full_sample_build_started)."""
+    out = finished_build(*full_sample_build_started)
     return out / "published" / "sample-full", out / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="session")
+def readme_build_started(tmp_path_factory):
+    """The README's build command on a fresh copy of the repository, started in a subprocess
+    (test_readme_commands.start_readme_build): (copy, Background)."""
+    from test_readme_commands import start_readme_build
+
+    copy, job = start_readme_build(tmp_path_factory.mktemp("readme_build"))
+    yield copy, job
+    job.stop()
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +197,72 @@ def release_db(release_folder):
     con = duckdb.connect(str(release_folder / "cop_indicators.duckdb"), read_only=True)
     yield con
     con.close()
+
+
+@pytest.fixture(scope="session")
+def materialized_sample(tmp_path_factory) -> Path:
+    """`dg.materialize` of every asset and check from the bundled sample into a tmp folder, release id
+    `test-release-1` (its sources' unpartitioned assets: the ICT and incident files; no survey partition is
+    materialized): the releases folder. Built once per session, for the tests that only read it (test_pipeline_e2e,
+    test_incidents)."""
+    import dagster as dg
+
+    from pipelines.definitions import ASSET_CHECKS, ASSETS
+    from pipelines.resources import default_resources
+
+    out = tmp_path_factory.mktemp("materialized_sample")
+    resources = default_resources(published_dir=out / "published", warehouse=out / "warehouse.duckdb",
+                                  release_id="test-release-1")
+    result = dg.materialize([*ASSETS, *ASSET_CHECKS], resources=resources)
+    assert result.success
+    return out / "published"
+
+
+@pytest.fixture(scope="session")
+def harmonised_sample_deliveries(tmp_path_factory):
+    """The 24 bundled (synthetic) survey deliveries of data/mappings, each read (read_microdata) and harmonised
+    (harmonise_source) by the project's loader into one warehouse: (connection, source_id -> harmonise result).
+    Read once per session, for test_survey_estimates and test_synthetic_child_survey, which only read it."""
+    from indicators.sources.survey_microdata.harmonise import harmonise_source
+    from indicators.sources.survey_microdata.reader import read_microdata
+    from indicators.sources.survey_microdata.specs import MAPPINGS_DIR, find_specs, load_spec
+
+    con = connect(tmp_path_factory.mktemp("deliveries") / "w.duckdb")
+    results = {}
+    for source_id, path in find_specs(MAPPINGS_DIR).items():
+        spec = load_spec(path)
+        read_microdata(con, spec, spec.path(path))
+        results[source_id] = harmonise_source(con, spec)
+    yield con, results
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def small_deliveries_build(tmp_path_factory):
+    """`cop build --release-id r1` of the sample's ICT and incident files (copied into sources/) with two small
+    survey deliveries (mappings/: aaa_2023, KEN, 120 rows; bbb_2023, BRA, 150 rows), in a folder of its own with
+    its warehouse (w.duckdb), Dagster instance (dagster.yaml, .dagster/) and releases (published/):
+    (folder, exit code, what the build printed). Built once per session; tests that build on copy the folder."""
+    import contextlib
+    import io
+    import shutil
+
+    from pipelines import cli
+    from test_survey_partitions import deliver
+
+    root = tmp_path_factory.mktemp("small_deliveries")
+    (root / "sources").mkdir()
+    for name in ("sources.yaml", "ict_country_year.csv", "ncmec_reports_by_country.csv"):
+        shutil.copy(SAMPLE / name, root / "sources" / name)
+    (root / "mappings").mkdir()
+    deliver(root / "mappings", "aaa_2023", "KEN", 120, 1)
+    deliver(root / "mappings", "bbb_2023", "BRA", 150, 2)
+    (root / "dagster.yaml").write_text((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.setenv("DAGSTER_HOME", str(root))
+        patch.setenv("COP_DAGSTER_STATE", str(root / ".dagster"))
+        code = cli.main(["build", "--sources", str(root / "sources"), "--mappings", str(root / "mappings"),
+                         "--out", str(root / "published"), "--warehouse", str(root / "w.duckdb"),
+                         "--release-id", "r1"])
+    return root, code, printed.getvalue()

@@ -25,20 +25,38 @@ def snapshot(folder: Path) -> dict[str, str]:
     return files
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A releases folder holding one good release, and a Dagster instance of the test's own."""
-    home = tmp_path / "dagster_home"
+def use_project(root: Path, patch: pytest.MonkeyPatch) -> None:
+    """Point Dagster at the instance under `root` and the build at its empty mappings folder (these cases are
+    about the ICT files: the survey sources are left out)."""
+    home = root / "dagster_home"
+    patch.setenv("DAGSTER_HOME", str(home))
+    patch.setenv("COP_DAGSTER_STATE", str(home / "state"))
+    patch.setenv("COP_MAPPINGS", str(root / "no_mappings"))
+
+
+@pytest.fixture(scope="module")
+def good_project(tmp_path_factory) -> Path:
+    """A releases folder holding one good release, its warehouse and the Dagster instance that built it; built
+    once per module, copied by each case (a failed build must leave the copy it ran on untouched)."""
+    root = tmp_path_factory.mktemp("good_project")
+    home = root / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")  # the project's settings (telemetry off)
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("COP_DAGSTER_STATE", str(home / "state"))
-    out, warehouse = tmp_path / "published", tmp_path / "warehouse.duckdb"
-    # these cases are about the ICT files: leave the survey sources out (an empty mappings folder)
-    monkeypatch.setenv("COP_MAPPINGS", str(tmp_path / "no_mappings"))
-    (tmp_path / "no_mappings").mkdir()
-    assert cli.main(["build", "--out", str(out), "--warehouse", str(warehouse), "--release-id", "good-1"]) == 0
-    return tmp_path, out, warehouse
+    (root / "no_mappings").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        use_project(root, patch)
+        assert cli.main(["build", "--out", str(root / "published"), "--warehouse", str(root / "warehouse.duckdb"),
+                         "--release-id", "good-1"]) == 0
+    return root
+
+
+@pytest.fixture
+def project(good_project, tmp_path, monkeypatch):
+    """A releases folder holding one good release (a copy of the module's: the release, `latest`, the warehouse
+    and the instance's run history), and a Dagster instance of the test's own."""
+    shutil.copytree(good_project, tmp_path, symlinks=True, dirs_exist_ok=True)
+    use_project(tmp_path, monkeypatch)
+    return tmp_path, tmp_path / "published", tmp_path / "warehouse.duckdb"
 
 
 def bad_sources(tmp_path: Path, edit) -> Path:

@@ -480,21 +480,30 @@ def test_every_indicator_with_data_gets_its_charts(release_folder, observations,
 
 
 def test_render_release_charts_lists_its_files_and_repeats_byte_for_byte(release_folder, tmp_path):
+    """One rendering here, in one process, against the build's own rendering of the same database, in two
+    processes (conftest's full_sample_build pins COP_CHART_WORKERS=2): the same files, bytes and list."""
+    import json
+
+    from indicators.report import REPORT_FILE, read_release_tables, render_report
+
     shutil.copy(release_folder / "cop_indicators.duckdb", tmp_path / "cop_indicators.duckdb")
-    release_id = release_folder.name
-    listed = charts.render_release_charts(tmp_path, release_id)
+    release_id = release_folder.name  # the chart text names the release: the same id as the build's
+    listed = charts.render_release_charts(tmp_path, release_id, workers=1)
     on_disk = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "charts").iterdir())
     assert [c.path for c in listed] == on_disk
     assert all(c.description and c.title and c.kind in ("ranked", "sex_gap", "trend") for c in listed)
-    # the build drew the same charts from the same database: identical bytes (no timestamp, no version)
+    assert all(c.path == f"charts/{c.indicator}_{c.kind}.png" for c in listed)
+    # the build drew the same charts from the same database: identical bytes (no timestamp, no version) and
+    # the same files, in one process as in two
+    built = sorted(p.relative_to(release_folder).as_posix() for p in (release_folder / "charts").iterdir())
+    assert built == on_disk
+    assert json.loads((release_folder / "manifest.json").read_text())["charts"] == on_disk
     for path in on_disk:
         assert (tmp_path / path).read_bytes() == (release_folder / path).read_bytes(), path
-    # and in one process, as in two
-    again = tmp_path / "again"
-    again.mkdir()
-    shutil.copy(release_folder / "cop_indicators.duckdb", again / "cop_indicators.duckdb")
-    assert charts.render_release_charts(again, release_id, workers=1) == listed
-    assert all((again / p).read_bytes() == (tmp_path / p).read_bytes() for p in on_disk)
+    # and the same list: the build wrote its report from its own list (titles, descriptions, indicators, groups)
+    tables = read_release_tables(tmp_path / "cop_indicators.duckdb")
+    assert render_report(tables, release_id, listed, tmp_path) == \
+        (release_folder / REPORT_FILE).read_text(encoding="utf-8")
 
 
 def test_a_count_of_zero_everywhere_gets_an_axis_with_width(jobs):

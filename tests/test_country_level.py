@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from indicators.country_level import ESTIMATES_TABLE, compute_country_indicators
-from indicators.harmonise import harmonise_ict
-from indicators.ingest.ict import load_manifest, load_raw_ict
+from indicators.sources.ict.estimates import ESTIMATES_TABLE, compute_country_indicators
+from indicators.sources.ict.harmonise import harmonise_ict
+from indicators.sources.ict.reader import load_manifest, load_raw_ict
 from indicators.reference import load_reference_tables
 from indicators.warehouse import connect
 from indicators.registry import load_registry

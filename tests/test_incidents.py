@@ -19,11 +19,11 @@ import pytest
 
 from indicators.catalogue import catalogue_frame, render_markdown
 from indicators.errors import ConfigError, InputError
-from indicators.harmonise import harmonise_ict
-from indicators.incidents import (ESTIMATES_TABLE, STAGING_TABLE, UNATTRIBUTED_TABLE, audit_incidents,
+from indicators.sources.ict.harmonise import harmonise_ict
+from indicators.sources.incidents.harmonise import (ESTIMATES_TABLE, STAGING_TABLE, UNATTRIBUTED_TABLE, audit_incidents,
                                   compile_incident_indicator, compute_incident_indicators, harmonise_incidents)
-from indicators.ingest.ict import load_manifest, load_raw_ict
-from indicators.ingest.incidents import (IncidentSource, load_incident_sources, load_raw_incidents,
+from indicators.sources.ict.reader import load_manifest, load_raw_ict
+from indicators.sources.incidents.reader import (IncidentSource, load_incident_sources, load_raw_incidents,
                                          read_incident_file)
 from indicators.reference import load_reference_tables
 from indicators.registry import load_registry
@@ -352,23 +352,18 @@ def test_asset_graph_puts_incidents_between_the_sources_and_the_release():
     assert parents["raw/incident_reports"] == set()
     assert parents["staging/incident_reports"] == {"raw/incident_reports", "staging/ict_country_year",
                                                    "reference/country_codes"}
-    assert parents["estimates/incidents"] == {"staging/incident_reports", "reference/indicator_registry"}
+    assert parents["estimates/incidents"] == {"staging/incident_reports", "reference/indicator_registry",
+                                              "staging/sources_checked"}  # every source checked first
     assert "estimates/incidents" in parents["release"]
     [check] = [s for c in ASSET_CHECKS for s in c.check_specs if s.name == "incident_reports_follow_the_rules"]
     assert check.blocking and check.asset_key.to_user_string() == "staging/incident_reports"
 
 
 @pytest.fixture(scope="module")
-def default_build(tmp_path_factory):
-    from pipelines.definitions import ASSET_CHECKS, ASSETS
-    from pipelines.resources import default_resources
-
-    out = tmp_path_factory.mktemp("incidents_e2e")
-    resources = default_resources(published_dir=out / "published", warehouse=out / "warehouse.duckdb",
-                                  release_id="incidents-1")
-    result = dg.materialize([*ASSETS, *ASSET_CHECKS], resources=resources)
-    assert result.success
-    return out / "published" / "incidents-1"
+def default_build(materialized_sample):
+    """The release of one materialization of every asset with the default (sample) sources (conftest: made
+    once per session, test_pipeline_e2e reads it too)."""
+    return materialized_sample / "test-release-1"
 
 
 def test_default_build_publishes_ir12_ir15_ir16(default_build):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from indicators.errors import ConfigError, InputError
-from indicators.ingest.ict import (RAW_COLUMNS, IctSource, detect_layout, load_manifest, read_ict_file,
+from indicators.sources.ict.reader import (RAW_COLUMNS, IctSource, detect_layout, load_manifest, read_ict_file,
                                    read_ict_file_with_notes)
 from schemas.ict import LAST_YEAR
 
@@ -361,7 +361,7 @@ def test_owid_entity_cells_codes_aggregates_and_years(owid_entity_file):
 
 
 def test_owid_entity_unmapped_names_are_logged(owid_entity_file, caplog):
-    with caplog.at_level("WARNING", logger="indicators.ingest.ict"):
+    with caplog.at_level("WARNING", logger="indicators.sources.ict.reader"):
         read(owid_entity_file, "owid_entity")
     warning = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
     assert "'Atlantis'" in warning and "'Serbia (including Kosovo)'" in warning

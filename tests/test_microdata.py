@@ -1,8 +1,8 @@
 """Survey microdata ingest: reading delivered files, harmonising them with a mapping spec, and auditing them.
 
-Code under test: indicators/ingest/microdata.py (read_microdata), indicators/harmonise_survey.py
+Code under test: indicators/sources/survey_microdata/reader.py (read_microdata), indicators/sources/survey_microdata/harmonise.py
 (harmonise_source, writing staging.child_survey, quality.rejected_rows, quality.source_status),
-schemas/mapping_spec.py (load_mapping_spec), indicators/mapping_specs.py, indicators/preflight.py and
+schemas/mapping_spec.py (load_mapping_spec), indicators/sources/survey_microdata/specs.py, indicators/sources/survey_microdata/preflight.py and
 `cop validate` in pipelines/cli.py.
 
 Every test writes a small file and its YAML spec into tmp_path (fixture `write_source`), ingests it into an
@@ -24,9 +24,9 @@ import pytest
 import yaml
 
 from indicators.errors import ConfigError, InputError
-from indicators.harmonise_survey import SourceResult, harmonise_source, target_columns
-from indicators.ingest.microdata import read_microdata
-from indicators.mapping_specs import find_specs, load_spec
+from indicators.sources.survey_microdata.harmonise import SourceResult, harmonise_source, target_columns
+from indicators.sources.survey_microdata.reader import read_microdata
+from indicators.sources.survey_microdata.specs import find_specs, load_spec
 from pipelines.cli import main
 from schemas.mapping_spec import MappingSpec, load_mapping_spec
 

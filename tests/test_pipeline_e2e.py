@@ -14,7 +14,7 @@ import pytest
 
 from indicators.catalogue import catalogue_frame, render_markdown
 from indicators.registry import load_registry
-from pipelines.definitions import ASSET_CHECKS, ASSETS, build_definitions, defs
+from pipelines.definitions import ASSET_CHECKS, ASSETS, defs
 from pipelines.resources import default_resources
 from schemas.observations import OBSERVATION_COLUMNS
 
@@ -39,41 +39,43 @@ def sha256(path: Path) -> str:
 def test_asset_graph_runs_one_way_from_sources_to_release():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    survey_estimates = {"estimates/survey_subjective_aspects", "estimates/survey_risk_behaviour",
+                        "estimates/survey_incidents_responses", "estimates/survey_preventative_actions",
+                        # from the registry: BC.2-BC.6 and PA.* are household and individual survey entries
+                        "estimates/survey_background_context"}
     assert keys == {"reference/country_codes", "reference/indicator_registry", "raw/ict_country_year",
                     "staging/ict_country_year", "estimates/country_year", "release",
-                    "raw/child_survey", "staging/child_survey", "estimates/survey_subjective_aspects",
-                    "estimates/survey_risk_behaviour", "estimates/survey_incidents_responses",
-                    "estimates/survey_preventative_actions", "raw/incident_reports", "staging/incident_reports",
-                    "estimates/incidents", "estimates/aggregates"}
+                    "raw/child_survey", "staging/child_survey", "raw/incident_reports", "staging/incident_reports",
+                    "estimates/incidents", "estimates/aggregates", "staging/sources_checked", *survey_estimates}
     parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
                for k in graph.get_all_asset_keys()}
     assert parents["staging/ict_country_year"] == {"raw/ict_country_year", "reference/country_codes"}
-    assert parents["estimates/country_year"] == {"staging/ict_country_year", "reference/indicator_registry"}
-    survey_estimates = {"estimates/survey_subjective_aspects", "estimates/survey_risk_behaviour",
-                        "estimates/survey_incidents_responses", "estimates/survey_preventative_actions"}
+    # estimation waits for the gate, which waits for every source's staging (and so their blocking checks)
+    assert parents["staging/sources_checked"] == {"staging/ict_country_year", "staging/incident_reports",
+                                                  "staging/child_survey"}
+    assert parents["estimates/country_year"] == {"staging/ict_country_year", "reference/indicator_registry",
+                                                 "staging/sources_checked"}
     assert parents["estimates/aggregates"] == {"estimates/country_year", "estimates/incidents",
                                                "reference/country_codes", "staging/ict_country_year",
                                                *survey_estimates}
     assert parents["release"] == {"estimates/country_year", "estimates/incidents", "estimates/aggregates",
                                   *survey_estimates}
-    assert parents["estimates/survey_risk_behaviour"] == {"staging/child_survey", "reference/indicator_registry"}
+    assert parents["estimates/survey_risk_behaviour"] == {"staging/child_survey", "reference/indicator_registry",
+                                                          "staging/sources_checked"}
     assert parents["staging/child_survey"] == {"raw/child_survey"}
     survey = graph.get(dg.AssetKey(["staging", "child_survey"]))
     assert survey.partitions_def.name == "survey_source"
-    check = next(iter(ASSET_CHECKS[0].check_specs))
+    ict_check = next(c for c in ASSET_CHECKS if c.check_key.name == "ict_values_follow_the_rules")
+    check = next(iter(ict_check.check_specs))
     assert check.blocking and check.asset_key.to_user_string() == "staging/ict_country_year"
     assert defs.resolve_job_def("build_release").executor_def.name == "in_process"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """One materialization of every asset from the bundled sample into a temporary folder."""
-    out = tmp_path_factory.mktemp("e2e")
-    resources = default_resources(published_dir=out / "published", warehouse=out / "warehouse.duckdb",
-                                  release_id="test-release-1")
-    result = dg.materialize([*ASSETS, *ASSET_CHECKS], resources=resources)
-    assert result.success
-    return out / "published"
+def built(materialized_sample):
+    """One materialization of every asset from the bundled sample into a temporary folder, release id
+    test-release-1 (conftest: made once per session, test_incidents reads it too)."""
+    return materialized_sample
 
 
 def test_release_folder_holds_every_output_and_latest_points_to_it(built):
@@ -161,9 +163,9 @@ def test_manifest_records_inputs_code_and_output_checksums(built):
 
 
 def test_same_inputs_and_code_give_the_same_numbers(built, tmp_path):
-    again = build_definitions(published_dir=tmp_path / "published", warehouse=tmp_path / "w.duckdb",
-                              release_id="test-release-2")
-    assert again.resolve_job_def("build_release").execute_in_process().success
+    resources = default_resources(published_dir=tmp_path / "published", warehouse=tmp_path / "w.duckdb",
+                                  release_id="test-release-2")
+    assert dg.materialize([*ASSETS, *ASSET_CHECKS], resources=resources).success
     first = json.loads((built / "test-release-1" / "manifest.json").read_text())
     second = json.loads((tmp_path / "published" / "test-release-2" / "manifest.json").read_text())
     assert first["observations_fingerprint"] == second["observations_fingerprint"]

@@ -9,9 +9,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from indicators.harmonise_survey import harmonise_source
-from indicators.ingest.microdata import read_microdata
-from indicators.mapping_specs import load_spec
+from indicators.sources.survey_microdata.harmonise import harmonise_source
+from indicators.sources.survey_microdata.reader import read_microdata
+from indicators.sources.survey_microdata.specs import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO / "data" / "mappings" / "real" / "child_survey_pisa_2003.yaml"

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from indicators.harmonise import audit_ict, harmonise_ict
-from indicators.ingest.ict import IctSource, load_manifest, load_raw_ict, read_ict_file, read_ict_file_with_notes
+from indicators.sources.ict.harmonise import audit_ict, harmonise_ict
+from indicators.sources.ict.reader import IctSource, load_manifest, load_raw_ict, read_ict_file, read_ict_file_with_notes
 from indicators.reference import load_reference_tables
 from indicators.warehouse import connect
-from pipelines.assets.harmonise import ict_values_follow_the_rules, staging_ict_country_year
-from pipelines.assets.ingest import raw_ict_country_year, reference_country_codes
+from pipelines.defs.ict import ict_values_follow_the_rules, raw_ict_country_year, staging_ict_country_year
+from pipelines.defs.reference import reference_country_codes
 from pipelines.resources import default_resources
 from schemas.ict import FIRST_YEAR, LAST_YEAR
 

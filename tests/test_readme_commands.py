@@ -39,16 +39,27 @@ def repository_files() -> list[Path]:
             and not any(str(p.relative_to(REPO)).startswith(s) for s in skip) and "__pycache__" not in p.parts]
 
 
-@pytest.mark.slow
-def test_readme_build_command_builds_a_release_on_a_fresh_copy(tmp_path):
-    copy = tmp_path / "cop-indicators"
+def start_readme_build(folder: Path):
+    """Copy the repository into `folder` and start the README's build command there, in a subprocess of its own
+    environment (no COP_, DAGSTER_ or virtual-environment variable of the tests): (copy, conftest.Background).
+    conftest starts it before the first test, so that it runs beside the in-process tests."""
+    from conftest import Background
+
+    copy = folder / "cop-indicators"
     for relative in repository_files():
         (copy / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / relative, copy / relative)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("COP_", "DAGSTER_", "VIRTUAL_ENV", "UV_PROJECT"))}
     command = readme_command("build-command")
-    done = subprocess.run(command, shell=True, cwd=copy, env=env, capture_output=True, text=True, timeout=1200)
+    # at a lower priority (needed late in the session): the in-process tests keep the CPU they need
+    return copy, Background(command, folder, timeout_s=1200, niceness=10, shell=True, cwd=copy, env=env)
+
+
+@pytest.mark.slow
+def test_readme_build_command_builds_a_release_on_a_fresh_copy(readme_build_started):
+    copy, job = readme_build_started
+    done = job.wait()
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert "published release" in done.stdout

@@ -15,7 +15,6 @@ import yaml
 from indicators.catalogue import DOCS_PATH, catalogue_frame, render_markdown
 from indicators.registry import REGISTRY_DIR, RegistryError, load_registry
 from pipelines import cli
-from pipelines.definitions import build_definitions
 from schemas.registry import GROUP_PREFIXES
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -182,9 +181,14 @@ def test_a_new_registry_entry_is_computed_and_published_by_the_normal_build(tmp_
         definition="Active mobile-broadband subscriptions as a share of mobile-cellular subscriptions, in percent.",
         value="100 * mobile_broadband_per_100 / mobile_cellular_per_100",
         universe="mobile_cellular_per_100 > 0", decimals=1)
-    defs = build_definitions(registry_dir=folder, published_dir=tmp_path / "published",
-                             warehouse=tmp_path / "w.duckdb", release_id="with-bc90")
-    assert defs.resolve_job_def("build_release").execute_in_process().success
+    (tmp_path / "mappings").mkdir()  # no survey delivery: the ICT entry is what this test is about
+    (tmp_path / "dagster.yaml").write_text((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(tmp_path))
+        patch.setenv("COP_DAGSTER_STATE", str(tmp_path / ".dagster"))
+        assert cli.main(["build", "--registry", str(folder), "--out", str(tmp_path / "published"),
+                         "--warehouse", str(tmp_path / "w.duckdb"), "--mappings", str(tmp_path / "mappings"),
+                         "--release-id", "with-bc90"]) == 0
     release = tmp_path / "published" / "with-bc90"
     obs = pd.read_parquet(release / "observations.parquet")
     published = obs[obs["INDICATOR"] == "BC.90"].set_index(["REF_AREA", "TIME_PERIOD"])["OBS_VALUE"]

@@ -47,10 +47,12 @@ def test_the_manifest_lists_a_rejected_delivery_with_its_reason_and_publishes_no
     assert "aaa_2023" in set(parts) and "bad_2023" not in set(parts)
 
 
-def test_two_builds_of_the_same_inputs_give_the_same_fingerprint_and_files(full_sample_build, tmp_path):
+def test_two_builds_of_the_same_inputs_give_the_same_fingerprint_and_files(full_sample_build, full_sample_build_again):
     first, _ = full_sample_build
-    assert cli_build(tmp_path, first.name) == 0  # the same release id, in another folder
-    second = tmp_path / "published" / first.name
+    # conftest: a second `cop build` of the same inputs, the same release id, in another folder with its own
+    # warehouse and instance (both builds run in subprocesses started before the first test)
+    second = full_sample_build_again
+    assert second.name == first.name and second.parent != first.parent
     one = json.loads((first / "manifest.json").read_text())
     two = json.loads((second / "manifest.json").read_text())
     assert one["observations_fingerprint"] == two["observations_fingerprint"]

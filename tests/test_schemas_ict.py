@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from indicators.harmonise import audit_ict
+from indicators.sources.ict.harmonise import audit_ict
 from schemas.ict import FIRST_YEAR, ICT_VARIABLES, LAST_YEAR, validate_ict_observations
 
 HEADER = "ref_area,ref_area_name,year,internet_users_pct,mobile_cellular_per_100,population_total\n"

@@ -24,7 +24,7 @@ from schemas.household_survey import HouseholdSurveyModel, IndividualSurveyModel
 from schemas.ict import ICT_VARIABLES, LAST_YEAR
 from schemas.incidents import IncidentReportsModel
 from schemas.national_questionnaire import GCA_PILLARS, NationalQuestionnaireModel
-from schemas.sources import harmonised_sources
+from indicators.sources import harmonised_sources
 
 # Names of the rules, as the models write them.
 KNOWN_COUNTRY = "country is an ISO 3166-1 alpha-3 code known to pycountry or explicitly mapped"

@@ -10,11 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indicators.estimation.survey_indicators import apply_quality_rules, estimate_indicator, survey_design
+from indicators.sources.survey_microdata.estimates import apply_quality_rules, estimate_indicator, survey_design
 from indicators.estimation.taylor import estimate
-from indicators.harmonise_survey import harmonise_source
-from indicators.ingest.microdata import read_microdata
-from indicators.mapping_specs import MAPPINGS_DIR, find_specs, load_spec
+from indicators.sources.survey_microdata.specs import MAPPINGS_DIR, find_specs
 from indicators.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,15 +20,14 @@ TRUTH = REPO / "data" / "sample" / "microdata" / "truth.csv"
 
 
 @pytest.fixture(scope="module")
-def sample_warehouse():
-    """All 24 bundled (synthetic) deliveries, read and harmonised."""
-    con = duckdb.connect()
-    for source_id, path in find_specs(MAPPINGS_DIR).items():
-        spec = load_spec(path)
-        read_microdata(con, spec, spec.path(path))
-        assert harmonise_source(con, spec).accepted, source_id
-    yield con
-    con.close()
+def sample_warehouse(harmonised_sample_deliveries):
+    """All 24 bundled (synthetic) deliveries, read and harmonised (once per session, shared with
+    test_synthetic_child_survey: these tests only read it)."""
+    con, results = harmonised_sample_deliveries
+    assert set(results) == set(find_specs(MAPPINGS_DIR))
+    for source_id, result in results.items():
+        assert result.accepted, source_id
+    return con
 
 
 def test_estimates_recover_the_true_population_values_within_their_cis(sample_warehouse):

@@ -1,9 +1,11 @@
-"""Survey sources are Dagster partitions: a new mapping spec gets its own partition from the sensor, and
-materializing it touches only that source's rows."""
+"""Survey sources are Dagster partitions: a new mapping spec gets its own partition from the sensor, a run of
+just the affected partitions touches only their rows, a rejected delivery is left out while the others go on,
+and `cop build` re-reads and re-estimates only the deliveries that changed."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -13,9 +15,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipelines.assets.survey import new_mapping_specs, survey_sources
-from pipelines.definitions import build_definitions
+from indicators.sources.survey_microdata import PARTITIONS
+from pipelines.definitions import BUILD_JOB, build_definitions
 from pipelines.resources import BuildSettings
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def deliver(folder: Path, source_id: str, country: str, n: int, seed: int, weight: float = 100.0) -> None:
@@ -35,24 +39,46 @@ def deliver(folder: Path, source_id: str, country: str, n: int, seed: int, weigh
     (folder / f"child_survey_{source_id}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
 
 
+@pytest.fixture(scope="module")
+def built(small_deliveries_build):
+    """A warehouse after a full `cop build` of the sample's ICT and incident files with two small deliveries (the
+    state a sensor finds in production): conftest's small_deliveries_build (aaa_2023 and bbb_2023 as `deliver`
+    makes them), built once per session; the tests copy its warehouse and mappings."""
+    root, code, _ = small_deliveries_build
+    assert code == 0
+    return root
+
+
 @pytest.fixture
-def setup(tmp_path):
+def setup(built, tmp_path):
+    """A copy of the built warehouse and its mappings, and a fresh Dagster instance (no partition known yet)."""
     mappings = tmp_path / "mappings"
-    mappings.mkdir()
-    deliver(mappings, "aaa_2023", "KEN", 120, 1)
-    deliver(mappings, "bbb_2023", "BRA", 150, 2)
-    defs = build_definitions(mappings_dir=mappings, warehouse=tmp_path / "w.duckdb",
-                             published_dir=tmp_path / "published")
+    shutil.copytree(built / "mappings", mappings)
+    shutil.copy(built / "w.duckdb", tmp_path / "w.duckdb")
+    defs = build_definitions(sources_dir=REPO / "data" / "sample", mappings_dir=mappings,
+                             warehouse=tmp_path / "w.duckdb", published_dir=tmp_path / "published")
     return mappings, defs, dg.DagsterInstance.ephemeral(), tmp_path / "w.duckdb"
 
 
-def evaluate_sensor(instance, mappings: Path, cursor: str | None):
+def sensor_named(defs, name: str):
+    return next(s for s in defs.sensors if s.name == name)
+
+
+def evaluate_sensor(defs, instance, mappings: Path, cursor: str | None):
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                       resources={"build": BuildSettings(mappings_dir=str(mappings))})
-    result = new_mapping_specs(context)
-    for request in result.dynamic_partitions_requests:
-        instance.add_dynamic_partitions(survey_sources.name, list(request.partition_keys))
-    return result
+    return sensor_named(defs, "new_mapping_specs")(context)
+
+
+def run_request(defs, instance, request: dg.RunRequest):
+    """Execute a sensor's run request in process: its assets over its partition range."""
+    return defs.resolve_job_def(BUILD_JOB).execute_in_process(
+        instance=instance, asset_selection=request.asset_selection, tags=request.tags, raise_on_error=False)
+
+
+def partitions_materialized(result, key: str) -> set[str]:
+    return {e.materialization.partition for e in result.get_asset_materialization_events()
+            if e.materialization.asset_key.to_user_string() == key}
 
 
 def staged_rows(warehouse: Path) -> dict[str, int]:
@@ -65,50 +91,64 @@ def staged_rows(warehouse: Path) -> dict[str, int]:
 
 def test_a_new_spec_gets_its_own_partition_and_only_it_is_materialized(setup):
     mappings, defs, instance, warehouse = setup
-    job = defs.resolve_job_def("ingest_survey_source")
-
-    first = evaluate_sensor(instance, mappings, None)
-    assert sorted(r.partition_key for r in first.run_requests) == ["aaa_2023", "bbb_2023"]
-    for key in ("aaa_2023", "bbb_2023"):
-        assert job.execute_in_process(instance=instance, partition_key=key).success
+    first = evaluate_sensor(defs, instance, mappings, None)
+    assert instance.get_dynamic_partitions(PARTITIONS) == ["aaa_2023", "bbb_2023"]
+    [request] = first.run_requests
+    assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) \
+        == ("aaa_2023", "bbb_2023")
+    # the run covers the partitions and everything downstream of them, up to the release
+    assert {k.to_user_string() for k in request.asset_selection} >= {
+        "raw/child_survey", "staging/child_survey", "estimates/survey_incidents_responses", "estimates/aggregates",
+        "release"}
+    run = run_request(defs, instance, request)
+    assert run.success
+    assert partitions_materialized(run, "raw/child_survey") == {"aaa_2023", "bbb_2023"}
     assert staged_rows(warehouse) == {"aaa_2023": 120, "bbb_2023": 150}
 
     # nothing new: the sensor asks for nothing
-    assert evaluate_sensor(instance, mappings, first.cursor).run_requests == []
+    assert evaluate_sensor(defs, instance, mappings, first.cursor).run_requests == []
 
-    # a new country's delivery appears
+    # a new country's delivery appears: one run of just its partition
     deliver(mappings, "ccc_2023", "PHL", 90, 3)
-    second = evaluate_sensor(instance, mappings, first.cursor)
-    assert [r.partition_key for r in second.run_requests] == ["ccc_2023"]
-    assert set(instance.get_dynamic_partitions(survey_sources.name)) == {"aaa_2023", "bbb_2023", "ccc_2023"}
-    run = job.execute_in_process(instance=instance, partition_key="ccc_2023")
-    assert {m.partition for m in run.get_asset_materialization_events() for m in [m.materialization]} == {"ccc_2023"}
+    second = evaluate_sensor(defs, instance, mappings, first.cursor)
+    [request] = second.run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == request.tags[
+        "dagster/asset_partition_range_end"] == "ccc_2023"
+    assert set(instance.get_dynamic_partitions(PARTITIONS)) == {"aaa_2023", "bbb_2023", "ccc_2023"}
+    run = run_request(defs, instance, request)
+    assert run.success
+    assert partitions_materialized(run, "raw/child_survey") == partitions_materialized(
+        run, "staging/child_survey") == {"ccc_2023"}
     assert staged_rows(warehouse) == {"aaa_2023": 120, "bbb_2023": 150, "ccc_2023": 90}
     assert json.loads(second.cursor).keys() == {"aaa_2023", "bbb_2023", "ccc_2023"}
 
 
-def test_a_rejected_source_fails_its_blocking_check_and_leaves_no_rows(setup):
+def test_a_rejected_delivery_is_left_out_and_the_others_go_on(setup):
     mappings, defs, instance, warehouse = setup
     deliver(mappings, "bad_2023", "GHA", 80, 4, weight=0.0)  # zero weights: design broken
-    evaluate_sensor(instance, mappings, None)
-    job = defs.resolve_job_def("ingest_survey_source")
-    assert job.execute_in_process(instance=instance, partition_key="aaa_2023").success
-    result = job.execute_in_process(instance=instance, partition_key="bad_2023", raise_on_error=False)
-    assert not result.success
-    [check] = result.get_asset_check_evaluations()
-    assert not check.passed and "weight missing, zero or negative in 80 row(s)" in check.metadata["reasons"].value
-    assert staged_rows(warehouse) == {"aaa_2023": 120}
+    [request] = evaluate_sensor(defs, instance, mappings, None).run_requests
+    result = run_request(defs, instance, request)
+    assert result.success  # a rejection is reported, not a failure of the build
+    assert staged_rows(warehouse) == {"aaa_2023": 120, "bbb_2023": 150}
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "staged_rows_follow_the_model"]
+    assert check.passed
+    assert "weight missing, zero or negative in 80 row(s)" in check.metadata["rejected"].value["bad_2023"]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        published = con.execute("SELECT DISTINCT SOURCE_ID FROM estimates.survey_incidents_responses ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    assert published == [("aaa_2023",), ("bbb_2023",)]
 
 
 def test_the_check_audits_what_is_staged_against_the_model(setup):
     """Write-audit: the blocking check re-validates the staged rows, so a row changed after harmonisation (or
     a harmonisation bug) cannot pass unseen."""
-    from indicators.harmonise_survey import audit_staged
+    from indicators.sources.survey_microdata.harmonise import audit_staged
 
     mappings, defs, instance, warehouse = setup
-    evaluate_sensor(instance, mappings, None)
-    assert defs.resolve_job_def("ingest_survey_source").execute_in_process(
-        instance=instance, partition_key="aaa_2023").success
+    [request] = evaluate_sensor(defs, instance, mappings, None).run_requests
+    assert run_request(defs, instance, request).success
     con = duckdb.connect(str(warehouse))
     try:
         assert audit_staged(con, "child_survey", "aaa_2023").empty
@@ -118,3 +158,44 @@ def test_the_check_audits_what_is_staged_against_the_model(setup):
         con.close()
     assert set(failures["column"]) == {"age", "age_band"} and "30" in set(failures["value"])
     assert set(failures["rule"]) == {"less_than_or_equal_to(17)", "age is within age_band"}
+
+
+def test_a_delivery_dropped_in_the_inbox_is_stored_and_only_its_partition_runs(built, tmp_path):
+    """The inbox sensor moves a file whose spec exists into the content-addressed store, turns away a file with no
+    spec and a copy of a file already delivered (with a reason file each), and starts a run of just the delivered
+    partition, which reads the stored copy."""
+    mappings = tmp_path / "mappings"
+    shutil.copytree(built / "mappings", mappings)
+    shutil.copy(built / "w.duckdb", tmp_path / "w.duckdb")
+    inbox, store = tmp_path / "inbox", tmp_path / "store"
+    inbox.mkdir()
+    defs = build_definitions(sources_dir=REPO / "data" / "sample", mappings_dir=mappings,
+                             warehouse=tmp_path / "w.duckdb", published_dir=tmp_path / "published",
+                             inbox_dir=inbox, store_dir=store)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(PARTITIONS, ["aaa_2023", "bbb_2023"])
+    redelivery = tmp_path / "redelivery"
+    redelivery.mkdir()
+    deliver(redelivery, "aaa_2023", "KEN", 130, 21)  # a corrected file: 130 respondents instead of 120
+    shutil.copy(redelivery / "aaa_2023.parquet", inbox / "aaa_2023.parquet")
+    shutil.copy(mappings / "bbb_2023.parquet", inbox / "bbb_2023.parquet")  # the file already delivered
+    (inbox / "zzz_2023.csv").write_text("id,w\n1,2\n")  # no spec names it
+
+    context = dg.build_sensor_context(instance=instance, resources={"build": defs.resources["build"]})
+    result = sensor_named(defs, "inbox_deliveries")(context)
+
+    [request] = result.run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == request.tags[
+        "dagster/asset_partition_range_end"] == "aaa_2023"
+    assert sorted(p.name for p in inbox.iterdir()) == ["rejected"]
+    assert sorted(p.name for p in (inbox / "rejected").iterdir()) == [
+        "bbb_2023.parquet", "bbb_2023.parquet.reason.txt", "zzz_2023.csv", "zzz_2023.csv.reason.txt"]
+    assert "duplicate" in (inbox / "rejected" / "bbb_2023.parquet.reason.txt").read_text()
+    assert "no mapping spec" in (inbox / "rejected" / "zzz_2023.csv.reason.txt").read_text()
+    [stored] = [json.loads(line) for line in (store / "deliveries.jsonl").read_text().splitlines()]
+    assert stored["source_id"] == "aaa_2023" and stored["original_name"] == "aaa_2023.parquet"
+
+    run = run_request(defs, instance, request)
+    assert run.success
+    assert partitions_materialized(run, "raw/child_survey") == {"aaa_2023"}
+    assert staged_rows(tmp_path / "w.duckdb") == {"aaa_2023": 130, "bbb_2023": 150}

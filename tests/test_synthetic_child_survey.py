@@ -419,21 +419,15 @@ def test_weighted_internet_use_is_close_to_the_truth(harmonised, truth):
         assert abs(estimate - float(t.loc[source_id, "true_value"])) < 0.05, source_id
 
 
-def test_the_loader_accepts_every_source(tmp_path):
-    """The project's own loader (read_microdata + harmonise_source) accepts all 24 sources, rejecting no row."""
-    from indicators.harmonise_survey import harmonise_source
-    from indicators.ingest.microdata import read_microdata
-    from indicators.mapping_specs import load_spec
-    from indicators.warehouse import connect
+def test_the_loader_accepts_every_source(harmonised_sample_deliveries):
+    """The project's own loader (read_microdata + harmonise_source) accepts all 24 sources, rejecting no row.
+    The sources are read once per session (conftest), from the specs of data/mappings, the folder spec_path reads."""
+    from indicators.sources.survey_microdata.specs import MAPPINGS_DIR
 
-    con = connect(tmp_path / "w.duckdb")
-    try:
-        for source_id in SOURCE_IDS:
-            spec = load_spec(spec_path(source_id))
-            read_microdata(con, spec, spec.path(spec_path(source_id)))
-            result = harmonise_source(con, spec)
-            assert result.accepted and result.rejected_rows == 0, (source_id, result.reasons, result.first_failures)
-        rows = dict(con.execute("SELECT source_id, count(*) FROM staging.child_survey GROUP BY 1").fetchall())
-        assert set(rows) == set(SOURCE_IDS)
-    finally:
-        con.close()
+    con, results = harmonised_sample_deliveries
+    assert MAPPINGS_DIR.resolve() == MAPPINGS.resolve()  # the fixture read the specs spec_path names
+    for source_id in SOURCE_IDS:
+        result = results[source_id]
+        assert result.accepted and result.rejected_rows == 0, (source_id, result.reasons, result.first_failures)
+    rows = dict(con.execute("SELECT source_id, count(*) FROM staging.child_survey GROUP BY 1").fetchall())
+    assert set(rows) == set(SOURCE_IDS)
