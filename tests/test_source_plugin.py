@@ -49,7 +49,7 @@ from pipelines.resources import BuildSettings, WarehouseResource
 def staging_toy_counts(context: dg.AssetExecutionContext, build: BuildSettings, warehouse: WarehouseResource):
     path = Path(build.sources_dir) / "toy_counts.csv"
     with warehouse.get_connection() as con:
-        stage_source_fingerprints(con, context.run_id, build, "toy")
+        stage_source_fingerprints(con, context.run.run_id, build, "toy")
         con.execute(f"CREATE OR REPLACE TABLE staging.toy_counts AS SELECT ref_area, CAST(year AS BIGINT) AS year, "
                     f"CAST(helplines AS DOUBLE) AS helplines FROM read_csv('{path}')")
         con.execute("CREATE OR REPLACE TABLE raw.toy_files AS SELECT 'toy_counts' AS source_id, "

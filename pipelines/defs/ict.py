@@ -25,7 +25,7 @@ def raw_ict_country_year(context: dg.AssetExecutionContext, build: BuildSettings
     context.log.info(f"reading {len(sources)} ICT file(s) from {build.sources_dir}"
                      + (f" (manifest {build.manifest})" if build.manifest else ""))
     with warehouse.get_connection() as con:
-        stage_source_fingerprints(con, context.run_id, build, "ict")
+        stage_source_fingerprints(con, context.run.run_id, build, "ict")
         provenance = load_raw_ict(con, sources)
     for p in provenance:
         context.log.info(f"read {Path(p['path']).name} ({p['layout']}): {p['rows']} value cells, "

@@ -26,7 +26,7 @@ def raw_incident_reports(context: dg.AssetExecutionContext, build: BuildSettings
         context.log.warning(f"the sources manifest of {build.sources_dir} lists no incident files (key "
                             "'incidents'): the incident indicators (IR.12-IR.16, ...) are not computed")
     with warehouse.get_connection() as con:
-        stage_source_fingerprints(con, context.run_id, build, "incidents")
+        stage_source_fingerprints(con, context.run.run_id, build, "incidents")
         provenance = load_raw_incidents(con, sources)
     for p in provenance:
         context.log.info(f"read {Path(p['path']).name} ({p['layout']}, {p['reporting_org']}): {p['rows']} counts, "

@@ -28,7 +28,7 @@ def build_defs(staging_keys: list[dg.AssetKey], estimate_keys: list[dg.AssetKey]
                           "computed. Records the fingerprints of what the run staged.")
     def sources_checked(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.get_connection() as con:
-            recorded = promote_pending(con, context.run_id)
+            recorded = promote_pending(con, context.run.run_id)
         context.log.info(f"every source of the run checked; {recorded} fingerprint(s) recorded")
         return dg.MaterializeResult(metadata={"fingerprints_recorded": recorded})
 

@@ -52,7 +52,7 @@ def raw_child_survey(context: dg.AssetExecutionContext, build: BuildSettings,
     with warehouse.get_connection() as con:
         recorded = recorded_fingerprints(con).get(SOURCE, {})
         changed = [k for k in keys if recorded.get(k) != current[k]]
-        stage_source_fingerprints(con, context.run_id, build, SOURCE, changed)
+        stage_source_fingerprints(con, context.run.run_id, build, SOURCE, changed)
         outcomes = [read_delivery(con, specs[k], Path(build.store_dir)) for k in changed]
     for outcome in outcomes:
         if outcome.read:
