@@ -148,6 +148,15 @@ def full_sample_build_started(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def full_sample_build(full_sample_build_started):
+    """`cop build` of the whole bundled SYNTHETIC sample (data/sample: ICT, incidents, and the 24 survey deliveries),
+    with its own Dagster instance state: (release folder, warehouse path). Built once per session, in a subprocess
+    started before the first test (full_sample_build_started)."""
+    out = finished_build(*full_sample_build_started)
+    return out / "published" / "sample-full", out / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="session")
 def full_sample_build_again_started(tmp_path_factory):
     """A second, independent build of the same inputs with the same release id (its own folder, warehouse and
     instance), started in a subprocess: (folder, Background). test_release_manifest compares it with the first."""
@@ -161,15 +170,6 @@ def full_sample_build_again_started(tmp_path_factory):
 def full_sample_build_again(full_sample_build_again_started) -> Path:
     """The release folder of the second full sample build (full_sample_build_again_started)."""
     return finished_build(*full_sample_build_again_started) / "published" / "sample-full"
-
-
-@pytest.fixture(scope="session")
-def full_sample_build(full_sample_build_started):
-    """`cop build` of the whole bundled SYNTHETIC sample (data/sample: ICT, incidents, and the 24 survey deliveries),
-    with its own Dagster instance state: (release folder, warehouse path). Built once per session, in a subprocess
-    started before the first test (full_sample_build_started)."""
-    out = finished_build(*full_sample_build_started)
-    return out / "published" / "sample-full", out / "warehouse.duckdb"
 
 
 @pytest.fixture(scope="session")
@@ -245,7 +245,6 @@ def small_deliveries_build(tmp_path_factory):
     (folder, exit code, what the build printed). Built once per session; tests that build on copy the folder."""
     import contextlib
     import io
-    import shutil
 
     from pipelines import cli
     from test_survey_partitions import deliver
@@ -257,7 +256,7 @@ def small_deliveries_build(tmp_path_factory):
     (root / "mappings").mkdir()
     deliver(root / "mappings", "aaa_2023", "KEN", 120, 1)
     deliver(root / "mappings", "bbb_2023", "BRA", 150, 2)
-    (root / "dagster.yaml").write_text((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
+    (root / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     printed = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
         patch.setenv("DAGSTER_HOME", str(root))
