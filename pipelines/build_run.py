@@ -25,10 +25,6 @@ class RunSelection:
     tags: dict[str, str]
     partitions: list[str]  # the survey partitions the run covers (its range), in partition order
 
-    @property
-    def empty(self) -> bool:
-        return not self.assets
-
 
 def ensure_partitions(instance: dg.DagsterInstance, plan: BuildPlan) -> dict[str, list[str]]:
     """Add the partitions of new deliveries (in sorted order, so that a range run covers neighbours), and return

@@ -10,8 +10,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from indicators.aggregation import check_min_coverage
-
-from indicators.paths import (DEFAULT_INBOX, DEFAULT_PUBLISHED, DEFAULT_SOURCES, DEFAULT_STORE,  # noqa: F401
+from indicators.paths import (DEFAULT_INBOX, DEFAULT_PUBLISHED, DEFAULT_SOURCES, DEFAULT_STORE,
                               MAPPINGS_DIR as DEFAULT_MAPPINGS, default_warehouse)
 
 

@@ -11,7 +11,9 @@ import dagster as dg
 
 from indicators.inbox import sweep_inbox
 from indicators.sources.survey_microdata import PARTITIONS
-from indicators.sources.survey_microdata.specs import find_specs, spec_fingerprint
+from indicators.sources.survey_microdata.specs import find_specs
+from pipelines.defs.common import source_fingerprints
+from pipelines.defs.survey_microdata import SOURCE as SURVEY_SOURCE
 from pipelines.operations import failure_summary
 from pipelines.resources import BuildSettings
 
@@ -48,7 +50,8 @@ def sensors(job: dg.JobDefinition, survey_assets: list) -> list:
     def new_mapping_specs(context: dg.SensorEvaluationContext, build: BuildSettings) -> dg.SensorResult:
         seen = json.loads(context.cursor) if context.cursor else {}
         specs = find_specs(Path(build.mappings_dir))
-        current = {source_id: spec_fingerprint(path) for source_id, path in specs.items()}
+        # the build plan's fingerprints (spec and data file contents, code version): one notion of "changed"
+        current = source_fingerprints(build, SURVEY_SOURCE, sorted(specs))
         existing = set(context.instance.get_dynamic_partitions(PARTITIONS))
         new_keys = sorted(set(current) - existing)
         if new_keys:

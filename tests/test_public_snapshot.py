@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from indicators.public_snapshot import COPIED, WPP, trim_wpp
-from pipelines.resources import DEFAULT_SOURCES
+from indicators.paths import DEFAULT_SOURCES
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLIC = REPO / "data" / "public"

@@ -81,7 +81,7 @@ def _stop(process: subprocess.Popen) -> None:
         pass
     deadline = time.monotonic() + 10
     while _group_alive(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.2)  # poll the group's exit, bounded by the deadline above
     if _group_alive(process.pid):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
@@ -123,7 +123,7 @@ def _wait_until_loaded(process: subprocess.Popen, port: int, log: Path) -> None:
             pass
         if time.monotonic() > deadline:
             pytest.fail(f"dagster-webserver not ready after {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
+        time.sleep(0.5)  # poll the server until it answers, bounded by START_TIMEOUT_S
 
 
 def test_webserver_lists_every_asset_check_job_schedule_and_sensor_of_defs(webserver):

@@ -3,7 +3,6 @@ ict_variables.yaml, are not specs). Specs are recognised by their `source_id` an
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import yaml
@@ -31,19 +30,6 @@ def find_specs(mappings_dir: Path | None = None) -> dict[str, Path]:
             raise ConfigError(f"{path}: key source_id: {source_id!r} is also the source_id of {found[source_id]}")
         found[source_id] = path
     return found
-
-
-def spec_fingerprint(path: Path) -> str:
-    """Changes when the spec or the file it names changes (so a re-delivery is ingested again)."""
-    digest = hashlib.sha256(path.read_bytes())
-    try:
-        data_file = Path(load_yaml(path.read_text())["file"])
-        data_file = data_file if data_file.is_absolute() else path.parent / data_file
-        stat = data_file.stat()
-        digest.update(f"{data_file}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    except (OSError, KeyError, TypeError):
-        pass
-    return digest.hexdigest()[:16]
 
 
 def load_spec(path: Path, check_file: bool = True) -> MappingSpec:
