@@ -103,11 +103,11 @@ def check_lines(check: dict) -> list[str]:
 
 
 def violation_text(case: dict) -> str:
-    """'file, row 5, column 'value': rule (value '140')', worded like `cop build` and InputError."""
+    """'file, line 5, column 'value': rule (value '140')', worded like `cop build` and InputError."""
     value = case.get("value")
     if value is not None and len(str(value)) > MAX_VALUE_CHARS:
         value = str(value)[: MAX_VALUE_CHARS - 3] + "..."
-    return str(Violation(str(case.get("file")), str(case.get("rule")), case.get("row"), case.get("column"), value))
+    return str(Violation.from_dict({**case, "value": value}))
 
 
 def name_list(names: list[str]) -> str:

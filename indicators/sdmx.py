@@ -40,6 +40,7 @@ from pysdmx.model import (Code, Codelist, Component, Components, Concept, Concep
                           DataType, Organisation, Role, decoders)
 from pysdmx.model.message import Header, StructureMessage
 
+from indicators.csv_safety import neutralise_formulas
 from indicators.errors import CopError
 from schemas.observations import OBSERVATION_COLUMNS
 
@@ -94,6 +95,10 @@ CONCEPT_NAMES = {
     "SYNTHETIC": "The value rests on a generated (synthetic) sample",
     "RELEASE_ID": "Release",
 }
+# the text columns of the CSV (codes and free text): a text that begins like a spreadsheet formula is neutralised
+# there (indicators.csv_safety); the numbers, written as text too, are not
+TEXT_COLUMNS = [*(d for d in DIMENSIONS if d != "TIME_PERIOD"),
+                *(a for a, spec in ATTRIBUTES.items() if spec[0] is DataType.STRING)]
 CODED = {"INDICATOR": "CL_INDICATOR", "REF_AREA": "CL_AREA", "SEX": "CL_SEX", "AGE": "CL_AGE",
          "URBANISATION": "CL_URBANISATION", "UNIT_MEASURE": "CL_UNIT_MEASURE", "OBS_STATUS": "CL_OBS_STATUS",
          "CONF_STATUS": "CL_CONF_STATUS"}
@@ -297,6 +302,9 @@ def write_sdmx_files(folder: Path, observations_parquet: Path, codelists: dict[s
     release_ids = frame.pop("RELEASE_ID").unique().tolist()
     if release_ids != [release_id]:
         raise CopError(f"observations.parquet, column 'RELEASE_ID': holds {release_ids}, not {release_id!r}")
+    # after the code-list check, which reads the codes as stored (no code the project uses begins like a formula;
+    # free text may: SOURCE_ID is made of delivered file names)
+    frame = neutralise_formulas(frame, [c for c in TEXT_COLUMNS if c in frame.columns])
 
     structure_path = folder / STRUCTURE_FILE
     header = Header(id="COP_STRUCTURE_" + re.sub(r"[^A-Za-z0-9_-]", "_", release_id),

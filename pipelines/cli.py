@@ -232,9 +232,10 @@ def _print_check_failure(check) -> None:
     count = metadata["violations"].value
     print(f"  check {check.check_name} on {check.asset_key.to_user_string()}: {count} violation(s)", file=sys.stderr)
     cases = metadata["failure_cases"].value if "failure_cases" in metadata else []
+    from indicators.errors import Violation  # worded as InputError words them: "line N" where a case says so
+
     for case in cases[:20]:
-        print(f"    {case['file']}, row {case['row']}, column {case['column']!r}: {case['rule']} "
-              f"(value {case['value']!r})", file=sys.stderr)
+        print(f"    {Violation.from_dict(case)}", file=sys.stderr)
     if isinstance(count, int) and count > 20:
         print(f"    ... and {count - 20} more (see the check's metadata in the Dagster UI)", file=sys.stderr)
 
@@ -321,6 +322,25 @@ def validate(args: argparse.Namespace) -> int:
     return 0 if result.accepted else 1
 
 
+def _delimiter_argument(value: str) -> str:
+    """--delimiter: one character; `tab` or `\\t` for a tab."""
+    if value in ("tab", "\\t"):
+        return "\t"
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: a delimiter is one character, e.g. ';' (or tab)")
+    return value
+
+
+def _encoding_argument(value: str) -> str:
+    """--encoding: DuckDB's name of an encoding it can read (latin1, ISO-8859-1 -> latin-1)."""
+    from schemas.mapping_spec import csv_encoding
+
+    try:
+        return csv_encoding(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def estimate_command(args: argparse.Namespace) -> int:
     """Ad-hoc design-based tabulation of a microdata file, with the pipeline's own engine and quality rules."""
     import duckdb
@@ -348,7 +368,7 @@ def estimate_command(args: argparse.Namespace) -> int:
     by = [c.strip() for c in args.by.split(",")] if args.by else []
     con = duckdb.connect()
     try:
-        load_table(con, Path(args.file), "microdata")
+        load_table(con, Path(args.file), "microdata", delimiter=args.delimiter, encoding=args.encoding)
         design = Design(weight=args.weight, stratum=args.strata, psu=args.psu, fpc=args.fpc,
                         lonely_psu=args.lonely_psu)
         result = estimate(con, "microdata", design, kind, expression, x=x, margins=[by])
@@ -374,7 +394,9 @@ def estimate_command(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(table.to_json(orient="records", indent=2, double_precision=15))
     else:
-        print(table.to_csv(index=False, float_format="%.10g"), end="")
+        from indicators.csv_safety import neutralise_formulas  # a group label such as "=cmd|..." is not run
+
+        print(neutralise_formulas(table).to_csv(index=False, float_format="%.10g"), end="")
     return 0
 
 
@@ -441,6 +463,10 @@ def main(argv: list[str] | None = None) -> int:
     tab.add_argument("--by", help="domain columns, comma-separated (one row per combination)")
     tab.add_argument("--lonely-psu", default="adjust", choices=["adjust", "remove", "average", "certainty", "fail"])
     tab.add_argument("--format", default="csv", choices=["csv", "json"])
+    tab.add_argument("--delimiter", type=_delimiter_argument,
+                     help="CSV field delimiter, one character such as ';' or tab (default: detected)")
+    tab.add_argument("--encoding", type=_encoding_argument,
+                     help="CSV text encoding: utf-8 (default), utf-16 or latin-1")
     tab.set_defaults(handler=estimate_command)
 
     args = parser.parse_args(argv)

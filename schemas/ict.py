@@ -17,7 +17,7 @@ import pandera.pandas as pa
 import pycountry
 
 from indicators.tables import STAGING_ICT_COUNTRY_YEAR
-from schemas.validation import cell_violations
+from schemas.validation import cell_violations, failure_in_words
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
 
@@ -66,6 +66,9 @@ ICT_VARIABLES: dict[str, IctVariable] = {
 }
 
 
+COUNTRY_CODE_RULE = "ISO 3166-1 alpha-3 code known to pycountry or explicitly mapped"
+
+
 @lru_cache(maxsize=1)
 def code_exceptions() -> dict[str, str]:
     """Economy codes that ISO 3166-1 lacks (Kosovo, Channel Islands), mapped to the code the project uses."""
@@ -96,7 +99,7 @@ class IctObservationModel(pa.DataFrameModel):
     source_row: int = pa.Field(ge=1)
     source_column: str
 
-    @pa.check("ref_area", name="ref_area is an ISO 3166-1 alpha-3 code known to pycountry or explicitly mapped")
+    @pa.check("ref_area", name=f"ref_area is an {COUNTRY_CODE_RULE}")
     def _known_country(cls, ref_area: pd.Series) -> pd.Series:
         return ref_area.isin(known_country_codes())
 
@@ -117,25 +120,29 @@ class IctObservationModel(pa.DataFrameModel):
 
 
 def validate_ict_observations(frame: pd.DataFrame) -> list[dict]:
-    """Run IctObservationModel lazily; return one violation per failing cell, traced to file, row and column
-    (schemas.validation.cell_violations). An empty list means the table is valid."""
-    return cell_violations(IctObservationModel, frame, STAGING_ICT_COUNTRY_YEAR, _ict_cell)
+    """Run IctObservationModel lazily; return one violation per failing cell, traced to the file, its line and its
+    own column (schemas.validation.cell_violations). An empty list means the table is valid."""
+    return cell_violations(IctObservationModel, frame, STAGING_ICT_COUNTRY_YEAR, _ict_cell, position="line")
 
 
-def _ict_cell(frame: pd.DataFrame, case, row: pd.Series) -> tuple[str, object, object]:
-    """The rule an ICT failure case breaks, and the column and value of the delivered cell it is about."""
+def _ict_cell(frame: pd.DataFrame, case, row: pd.Series) -> tuple[str, object, object, str]:
+    """The rule an ICT failure case breaks in words, and the column (as the file names it), value and harmonised
+    name of the delivered cell it is about: a code column ('Country Code', 'Code', ...) holds ref_area, a year
+    column ('Year', or a year header in a wide file) the year, a series column the variable."""
     check = str(case.check)
     if check == "multiple_fields_uniqueness":
         dupes = frame[(frame["source_file"] == row["source_file"]) & (frame["ref_area"] == row["ref_area"])
                       & (frame["year"] == row["year"]) & (frame["variable"] == row["variable"])]
         others = sorted(int(r) for r in dupes["source_row"] if r != row["source_row"])
         return (f"duplicated country-year: {row['ref_area']} {row['year']} {row['variable']} "
-                f"also at row(s) {', '.join(map(str, others))}", row["code_column"], row["ref_area"])
+                f"also at line(s) {', '.join(map(str, others))}", row["code_column"], row["ref_area"], "ref_area")
     if check == "value within the bounds of its variable":
         variable = ICT_VARIABLES.get(row["variable"])
-        return (variable.rule if variable else check), row["source_column"], row["value"]
+        return (variable.rule if variable else check), row["source_column"], row["value"], row["variable"]
     if case.column == "ref_area":
-        return check, row["code_column"], row["ref_area_code"]
+        return (f"the country code must be an {COUNTRY_CODE_RULE}", row["code_column"], row["ref_area_code"],
+                "ref_area")
     if case.column == "year":
-        return f"year must be within [{FIRST_YEAR}, {LAST_YEAR}]", row["year_column"], row["year"]
-    return f"{case.column}: {check}", row["source_column"], case.failure_case
+        return f"year must be within [{FIRST_YEAR}, {LAST_YEAR}]", row["year_column"], row["year"], "year"
+    return (failure_in_words(IctObservationModel, case), row["source_column"], case.failure_case,
+            row["variable"])

@@ -18,10 +18,11 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas.ict import FIRST_YEAR, LAST_YEAR, known_country_codes
+from schemas.ict import COUNTRY_CODE_RULE, FIRST_YEAR, LAST_YEAR, known_country_codes
 
 REPORTING_ORGS = ["NCMEC", "IWF", "INHOPE"]
 ALL_TYPES = "_T"
+KNOWN_COUNTRY_CHECK = f"country is an {COUNTRY_CODE_RULE}"
 
 
 class IncidentReportsModel(pa.DataFrameModel):
@@ -62,7 +63,7 @@ class IncidentReportsModel(pa.DataFrameModel):
         description="Denominator joined at harmonisation: Internet users of the country in the year (persons) = "
                     "BC.1 / 100 x population_total")
 
-    @pa.check("country", name="country is an ISO 3166-1 alpha-3 code known to pycountry or explicitly mapped")
+    @pa.check("country", name=KNOWN_COUNTRY_CHECK)
     def _known_country(cls, country: Series[str]) -> Series[bool]:
         return country.isin(known_country_codes())
 

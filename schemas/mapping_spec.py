@@ -2,22 +2,45 @@
 
 One YAML per source in data/mappings/. A typed model (pydantic, strict: unknown keys are errors) checks the
 spec's shape; `load_mapping_spec` adds the checks that need the target schema (renamed and derived variables
-exist in it) and reports every problem with the spec file and the key path, e.g. `design.weight`.
+exist in it, the variables it requires in every row are produced, and every value the spec itself fixes - a
+country, a wave, a recode's target code, a constant, a band label - meets the model's checks, said in words) and
+reports every problem with the spec file and the key path, e.g. `design.weight`. A wrong fixed value is thus one
+spec error, not one failure per row of the file.
 """
 
 from __future__ import annotations
 
+import codecs
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from indicators.errors import ConfigError
 
 FORMATS = ("csv", "parquet", "sav", "dta", "rda", "rds")
 TARGETS = ("child_survey",)
+# the encodings DuckDB's CSV reader can read, by Python's codec name -> DuckDB's name for it
+CSV_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1"}
+# harmonised columns a spec produces through its `design`, `country` and `wave` keys rather than `rename`/`derive`
+DESIGN_VARIABLES = ("source_id", "country", "wave", "respondent_id", "stratum", "psu", "weight", "fpc")
+
+
+def csv_encoding(name: str) -> str:
+    """DuckDB's name of a text encoding given in any spelling Python knows (latin1, ISO-8859-1 -> latin-1);
+    ValueError, in words, when it is no encoding or one DuckDB's CSV reader cannot read."""
+    try:
+        python_name = codecs.lookup(name).name
+    except LookupError:
+        raise ValueError(f"{name!r} is not a text encoding; use utf-8, utf-16 or latin-1") from None
+    if python_name not in CSV_ENCODINGS:
+        raise ValueError(f"{name!r} cannot be read; use utf-8, utf-16 or latin-1 (latin-1 also reads most "
+                         "windows-1252 files)")
+    return CSV_ENCODINGS[python_name]
 
 
 class _Strict(BaseModel):
@@ -27,6 +50,11 @@ class _Strict(BaseModel):
 class CsvOptions(_Strict):
     encoding: str = "utf-8"
     delimiter: str = Field(",", min_length=1, max_length=1)
+
+    @field_validator("encoding")
+    @classmethod
+    def _readable_encoding(cls, name: str) -> str:
+        return csv_encoding(name)
 
 
 class Design(_Strict):
@@ -120,7 +148,7 @@ def load_mapping_spec(spec_file: Path, target_columns: dict[str, str], check_fil
             lines.append(f"{spec_file}: key {key}: {error['msg']}")
         raise ConfigError("invalid mapping spec\n  " + "\n  ".join(lines)) from None
     problems = []
-    design_targets = {"respondent_id", "stratum", "psu", "weight", "fpc", "source_id", "country", "wave"}
+    design_targets = set(DESIGN_VARIABLES)
     for column, variable in spec.rename.items():
         if variable not in target_columns or variable in design_targets:
             problems.append(f"key rename.{column}: {variable!r} is not an item or classifier of "
@@ -135,11 +163,89 @@ def load_mapping_spec(spec_file: Path, target_columns: dict[str, str], check_fil
             problems.append(f"key derive.{variable}: not a variable of {spec.target}")
         if isinstance(rule, Bands) and rule.from_ not in produced:
             problems.append(f"key derive.{variable}.from: {rule.from_!r} is not a renamed variable of this spec")
-    for code, iso3 in spec.country_codes.items():
-        if len(iso3) != 3 or not iso3.isupper():
-            problems.append(f"key country_codes.{code}: {iso3!r} is not an ISO3 code")
+    problems += _fixed_value_problems(spec, target_columns)
+    problems += _required_variables_missing(spec)
     if check_file and not spec.path(spec_file).exists():
         problems.append(f"key file: {spec.path(spec_file)} does not exist")
     if problems:
         raise ConfigError("invalid mapping spec\n  " + "\n  ".join(f"{spec_file}: {p}" for p in problems))
     return spec
+
+
+# ------------------------------------------------------------------ spec-level facts checked against the model
+@lru_cache(maxsize=None)
+def target_schema(target: str):
+    """The pandera schema of a harmonised table: the rules a spec's fixed values must meet."""
+    from schemas.child_survey import ChildSurveyModel
+
+    return {"child_survey": ChildSurveyModel}[target].to_schema()
+
+
+def _fixed_values(spec: MappingSpec) -> list[tuple[str, str, object]]:
+    """(key, variable, value) of every value the spec itself gives a harmonised variable: the same for every row
+    of the file, so a wrong one would reject every row instead of being said once here."""
+    values = [("country", "country", spec.country), ("wave", "wave", spec.wave)]
+    values += [(f"country_codes.{code}", "country", iso3) for code, iso3 in spec.country_codes.items()]
+    values += [(f"recode.{variable}.{code}", variable, value) for variable, codes in spec.recode.items()
+               for code, value in codes.items()]
+    for variable, rule in spec.derive.items():
+        if isinstance(rule, Constant):
+            values.append((f"derive.{variable}.value", variable, rule.value))
+        else:
+            values += [(f"derive.{variable}.bands.{label}", variable, label) for label in rule.bands]
+    return [(key, variable, value) for key, variable, value in values if value is not None]
+
+
+def _fixed_value_problems(spec: MappingSpec, target_columns: dict[str, str]) -> list[str]:
+    """A fixed value of the wrong type for its variable, or breaking one of the model's checks of the variable
+    (an unknown country code, an implausible wave, a recode to a code the model does not know)."""
+    schema = target_schema(spec.target)
+    problems = []
+    for key, variable, value in _fixed_values(spec):
+        column_type = target_columns.get(variable)
+        if column_type is None or variable not in schema.columns:
+            continue  # a variable the model lacks is reported by the rename/derive checks
+        wrong_type = _type_problem(value, column_type)
+        if wrong_type:
+            problems.append(f"key {key}: {value!r} breaks the rule: {variable} must be {wrong_type}")
+            continue
+        broken = _broken_checks(schema.columns[variable], variable, value, column_type)
+        if broken:
+            problems.append(f"key {key}: {value!r} breaks the rule: {'; '.join(broken)}")
+    return problems
+
+
+def _type_problem(value: object, column_type: str) -> str | None:
+    """None when `value` fits a column of `column_type`, else the type it should have, in words."""
+    if column_type == "BOOLEAN":
+        return None if isinstance(value, bool) else "true or false"
+    if isinstance(value, bool):
+        return {"BIGINT": "a whole number", "DOUBLE": "a number"}.get(column_type, "text")
+    if column_type == "BIGINT" and not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+        return "a whole number"
+    if column_type == "DOUBLE" and not isinstance(value, (int, float)):
+        return "a number"
+    return None
+
+
+def _broken_checks(column, variable: str, value: object, column_type: str) -> list[str]:
+    """The words of every check of the model's `column` that `value` breaks (schemas.validation.check_in_words)."""
+    from schemas.validation import check_in_words
+
+    as_stored = str(value) if column_type == "VARCHAR" else int(value) if column_type == "BIGINT" else value
+    series = pd.Series([as_stored], dtype=object if column_type == "VARCHAR" else None)
+    broken = []
+    for check in column.checks:
+        if not bool(check(series).check_passed):
+            broken.append(check_in_words(check, variable, column.checks))
+    return list(dict.fromkeys(broken))  # a range's two bound checks read as one rule
+
+
+def _required_variables_missing(spec: MappingSpec) -> list[str]:
+    """Variables the model requires in every row that the spec neither renames from a file column nor derives:
+    every row would be rejected for the same spec omission."""
+    schema = target_schema(spec.target)
+    produced = set(spec.rename.values()) | set(spec.derive) | set(DESIGN_VARIABLES)
+    return [f"key rename: no file column is mapped to {variable!r}, which {spec.target} requires in every row "
+            f"(rename a column to it, or derive it)"
+            for variable, column in schema.columns.items() if not column.nullable and variable not in produced]

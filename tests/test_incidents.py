@@ -214,7 +214,7 @@ def write(tmp_path: Path, text: str) -> IncidentSource:
 
 
 @pytest.mark.parametrize("cell, rule", [
-    ('"12,34"', "not a whole number written with thousands separators"),
+    ('"12,34"', "not a whole number: it has a decimal part or a misplaced thousands separator"),
     ("abc", "not a whole number written with thousands separators"),
     ("-5", "negative"),
     ('"-1,234"', "negative"),
@@ -229,7 +229,7 @@ def test_bad_cells_name_file_row_and_column(tmp_path, cell, rule):
     [violation] = caught.value.violations
     assert (violation.file, violation.row, violation.column) == (str(source.path), 3, "2022")
     assert rule in violation.rule and violation.value == cell.strip('"')
-    assert f"{source.path}, row 3, column '2022'" in str(caught.value)
+    assert f"{source.path}, line 3, column '2022' (reports)" in str(caught.value)
 
 
 def test_good_cells_are_parsed_and_traced(tmp_path):
@@ -245,7 +245,7 @@ def test_good_cells_are_parsed_and_traced(tmp_path):
 @pytest.mark.parametrize("text, row, column, rule", [
     ("country,iso3,2022,total\nIceland,ISL,1,1\n", 1, "total", "unexpected column"),
     ("country,2022\nIceland,1\n", 1, "iso3", "missing required column"),
-    ("country,iso3,2022\nIceland,ISL,1\nIceland,ISL,2\n", 3, "country", "country listed twice (also at row 2)"),
+    ("country,iso3,2022\nIceland,ISL,1\nIceland,ISL,2\n", 3, "country", "country listed twice (also at line 2)"),
     ("country,iso3,2022\nIceland,ISL,1,9\n", 2, None, "row has 4 fields but the header has 3"),
 ])
 def test_bad_structure_names_file_row_and_column(tmp_path, text, row, column, rule):
@@ -272,7 +272,7 @@ def test_unknown_and_duplicated_codes_fail_the_audit_with_file_row_and_column(tm
     found = {(Path(v["file"]).name, v["row"], v["column"], v["value"]): v["rule"] for v in violations}
     assert "known to pycountry" in found[("reports.csv", 3, "iso3", "ZZZ")]
     assert "duplicated country-year: ISL 2022 NCMEC _T" in found[("reports.csv", 2, "iso3", "ISL")]
-    assert "more.csv row 2" in found[("reports.csv", 2, "iso3", "ISL")]
+    assert "more.csv line 2" in found[("reports.csv", 2, "iso3", "ISL")]
 
 
 # ------------------------------------------------------------------------------------------------ manifest

@@ -404,22 +404,22 @@ def assert_only_row_rejected(con, result: SourceResult, row: int, n: int) -> Non
 def test_code_not_in_the_recode_rejects_the_row(write_source, con):
     result = ingest(con, write_source(survey(4, sex=[1, 2, 3, 1]), lenient()))
     # the unknown code is reported as such, once: not also as the missing value it leaves behind
-    assert rejected(con) == [(3, "sex", "3", "code not in the spec's recode for sex")]
+    assert rejected(con) == [(3, "sex", "3", "sex must be one of: 1, 2")]
     assert_only_row_rejected(con, result, 3, 4)
-    assert result.rule_counts == {"code not in the spec's recode for sex": 1}
+    assert result.rule_counts == {"sex must be one of: 1, 2": 1}
 
 
 def test_value_of_the_wrong_type_rejects_the_row(write_source, con):
     frame = survey(4, age=["10", "11", "twelve", "13"])
     result = ingest(con, write_source(frame, lenient(), fmt="csv"))
-    assert (3, "age", "twelve", "value is not a valid bigint for age") in rejected(con)
+    assert (3, "age", "twelve", "age must be a whole number") in rejected(con)
     assert {r[0] for r in rejected(con)} == {3}
     assert_only_row_rejected(con, result, 3, 4)
 
 
 def test_age_above_17_breaks_the_schema_check(write_source, con):
     result = ingest(con, write_source(survey(4, age=[10, 25, 12, 13]), lenient()))
-    assert rejected(con) == [(2, "age", "25", "less_than_or_equal_to(17)")]
+    assert rejected(con) == [(2, "age", "25", "age must be between 5 and 17")]
     assert_only_row_rejected(con, result, 2, 4)
 
 
@@ -431,7 +431,8 @@ def test_missing_required_value_rejects_the_row(write_source, con):
 
 def test_missing_code_in_a_required_variable_rejects_the_row(write_source, con):
     result = ingest(con, write_source(survey(4, sex=[1, 9, 1, 2]), lenient(missing={"sex": [9]})))
-    assert rejected(con) == [(2, "sex", None, "required value is missing")]
+    # the value as delivered, and why a delivered value counts as missing
+    assert rejected(con) == [(2, "sex", "9", "required value is a missing code in the spec")]
     assert_only_row_rejected(con, result, 2, 4)
 
 
@@ -461,14 +462,14 @@ def test_unknown_text_code_is_rejected_when_missing_codes_are_numeric(write_sour
                    recode={"sex": {1: "M", 2: "F"}, "cyberbullied": {"Y": True, "N": False}},
                    missing={"_all": [99]})
     ingest(con, write_source(survey(4, bullied=["Y", "N", "maybe", "99"]), spec))
-    assert rejected(con) == [(3, "cyberbullied", "maybe", "code not in the spec's recode for cyberbullied")]
+    assert rejected(con) == [(3, "cyberbullied", "maybe", "cyberbullied must be one of: Y, N (or a missing code: 99)")]
 
 
 def test_unknown_text_code_is_rejected_when_recode_keys_are_numeric(write_source, con):
     spec = lenient(rename={"sex": "sex", "age": "age", "internet": "uses_internet"},
                    recode={"sex": {1: "M", 2: "F"}, "uses_internet": {1: True, 2: False}})
     ingest(con, write_source(survey(4, internet=["1", "2", "x", "1"]), spec))
-    assert rejected(con) == [(3, "uses_internet", "x", "code not in the spec's recode for uses_internet")]
+    assert rejected(con) == [(3, "uses_internet", "x", "uses_internet must be one of: 1, 2")]
 
 
 def test_numbers_other_than_0_and_1_are_not_valid_booleans(write_source, con):
@@ -494,22 +495,27 @@ def _weights(*values):
 
 
 SOURCE_BREAKS = {
+    # a Parquet file: positions are record numbers (tests/test_microdata_error_locations.py has CSV lines)
     "weight missing": (_weights(1.5, None), {},
-                       "design variable broken: weight missing, zero or negative in 1 row(s) (rows 2)"),
+                       "design variable broken: column 'w' (weight) missing, not a number, zero or negative in "
+                       "1 row(s) (record 2)"),
     "weight zero": (_weights(1.5, 1.5, 0.0), {},
-                    "design variable broken: weight missing, zero or negative in 1 row(s) (rows 3)"),
+                    "design variable broken: column 'w' (weight) missing, not a number, zero or negative in 1 row(s) "
+                    "(record 3; values '0')"),
     "weight negative": (_weights(-2.0, 1.5, 1.5, -1.0), {},
-                        "design variable broken: weight missing, zero or negative in 2 row(s) (rows 1, 4)"),
+                        "design variable broken: column 'w' (weight) missing, not a number, zero or negative in "
+                        "2 row(s) (records 1, 4; values '-2', '-1')"),
     "stratum missing": (lambda f: f.assign(strat=[None] + list(f.strat[1:])), {},
-                        "design variable broken: stratum missing in 1 row(s) (rows 1)"),
+                        "design variable broken: column 'strat' (stratum) missing in 1 row(s) (record 1)"),
     "PSU missing": (lambda f: f.assign(psu=list(f.psu[:7]) + [None]), {},
-                    "design variable broken: PSU missing in 1 row(s) (rows 8)"),
+                    "design variable broken: column 'psu' missing in 1 row(s) (record 8)"),
     "duplicated respondent id": (lambda f: f.assign(id=[1, 2, 3, 4, 5, 6, 2, 8]), {},
-                                 "respondent id not unique: 1 id(s) repeated (e.g. 2)"),
+                                 "respondent id not unique: 1 id(s) repeated in column 'id' (respondent_id) "
+                                 "(e.g. '2' at records 2, 7)"),
     "fpc varying within a stratum": (lambda f: f.assign(fpc=[10, 10, 12, 10, 20, 20, 20, 20]),
                                      {"design": {"respondent_id": "id", "stratum": "strat", "psu": "psu",
                                                  "weight": "w", "fpc": "fpc"}},
-                                     "fpc not constant within stratum, or below the number of PSUs sampled: "
+                                     "column 'fpc' not constant within stratum, or below the number of PSUs sampled: "
                                      "1 stratum/strata (e.g. A; the harmonised fpc is the number of PSUs in "
                                      "the stratum's population, not a sampling fraction)"),
     "spec column absent from the file": (lambda f: f, {"rename": {"sex": "sex", "age": "age",
@@ -546,7 +552,7 @@ def test_too_many_rejected_rows_reject_the_source(write_source, con):
     assert result.status == "rejected" and result.reasons == [reason]
     assert staged(con) == []
     assert status(con) == ("rejected", 20, 0, 1, reason)
-    assert (7, "sex", "7", "code not in the spec's recode for sex") in rejected(con)
+    assert (7, "sex", "7", "sex must be one of: 1, 2") in rejected(con)
 
 
 def test_rejected_share_at_the_limit_is_accepted(write_source, con):
@@ -712,13 +718,14 @@ def test_validate_accepts_a_good_file(write_source, capsys):
 def test_validate_rejects_broken_weights_with_the_reason(write_source, capsys):
     code, out, _ = validate(capsys, write_source(survey(8, w=[1.5, 0.0, 1.5, 1.5, 1.5, -1, 1.5, 1.5])))
     assert code == 1 and "REJECTED" in out
-    assert "design variable broken: weight missing, zero or negative in 2 row(s) (rows 2, 6)" in out
+    assert ("design variable broken: column 'w' (weight) missing, not a number, zero or negative in 2 row(s) "
+            "(records 2, 6; values '0', '-1')") in out
 
 
 def test_validate_lists_row_failures(write_source, capsys):
     code, out, _ = validate(capsys, write_source(survey(8, sex=[1, 2, 1, 2, 5, 2, 1, 2]), lenient()))
     assert code == 0
-    assert "row 5, column 'sex': code not in the spec's recode for sex (value '5')" in out
+    assert "data.parquet, record 5, column 'sex': sex must be one of: 1, 2 (value '5')" in out
 
 
 def test_validate_missing_data_file_is_a_usage_error(write_source, capsys, tmp_path):
@@ -760,8 +767,10 @@ def test_validate_json_of_a_rejected_file(write_source, capsys):
     code, out, _ = validate(capsys, write_source(survey(20, sex=sex), base_spec(max_rejected_share=0.01)), "--json")
     report = json.loads(out)
     assert code == 1 and report["accepted"] is False and report["status"] == "rejected"
-    assert report["rule_counts"]["code not in the spec's recode for sex"] == 1
-    assert report["first_failures"][0]["source_row"] == 4
+    assert report["rule_counts"]["sex must be one of: 1, 2"] == 1
+    assert report["first_failures"][0] == {
+        "source_row": 4, "column": "sex", "value": "4", "rule": "sex must be one of: 1, 2", "line": None,
+        "file_column": "sex", "message": "data.parquet, record 4, column 'sex': sex must be one of: 1, 2 (value '4')"}
 
 
 def test_validate_html_report(write_source, capsys, tmp_path):
@@ -771,7 +780,7 @@ def test_validate_html_report(write_source, capsys, tmp_path):
     assert code == 0 and f"report written to {report_file}" in out
     page = report_file.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and SOURCE in page
-    assert "<tr><td>7</td><td>sex</td><td>6</td><td>code not in the spec&#x27;s recode for sex</td></tr>" in page
+    assert "<tr><td>record 7</td><td>sex</td><td>6</td><td>sex must be one of: 1, 2</td></tr>" in page
 
 
 def test_validate_design_summary_lists_lonely_psus(write_source, capsys):

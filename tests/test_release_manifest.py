@@ -37,7 +37,7 @@ def test_the_manifest_lists_a_rejected_delivery_with_its_reason_and_publishes_no
 
     [left_out] = manifest["left_out"]
     assert left_out["source_id"] == "bad_2023" and left_out["status"] == "rejected"
-    assert "weight missing, zero or negative in 80 row(s)" in left_out["reasons"]
+    assert "column 'w' (weight) missing, not a number, zero or negative in 80 row(s) (records 1, 2, 3" in left_out["reasons"]
     statuses = {d["source_id"]: d["status"] for d in manifest["survey_deliveries"]}
     assert statuses == {"aaa_2023": "accepted", "bad_2023": "rejected"}
     assert [i["source_id"] for i in manifest["inputs"] if i["layout"] == "microdata"] == ["aaa_2023"]

@@ -49,7 +49,7 @@ def test_percentage_out_of_range(audit, value):
     path, violations = audit(f"FRA,France,2020,{value},110.2,67000000\n" + "KEN,Kenya,2020,22.75,114.0,53000000\n")
     assert violations == [{"file": path, "row": 2, "column": "internet_users_pct",
                            "rule": "internet_users_pct is a percentage and must be within [0, 100]",
-                           "value": value}]  # as typed in the file
+                           "value": value, "position": "line"}]  # as typed in the file, at its line
 
 
 def test_percentage_bounds_are_inclusive(audit):
@@ -61,14 +61,14 @@ def test_mobile_cellular_over_its_ceiling(audit):
     path, violations = audit("FRA,France,2020,80.5,110.2,67000000\n" + "KEN,Kenya,2020,22.75,600,53000000\n")
     assert violations == [{"file": path, "row": 3, "column": "mobile_cellular_per_100",
                            "rule": "mobile_cellular_per_100 is per 100 inhabitants and must be >= 0 and below 500",
-                           "value": "600"}]
+                           "value": "600", "position": "line"}]
 
 
 def test_population_zero(audit):
     path, violations = audit(GOOD_ROWS + "DEU,Germany,2020,90.1,120.5,0\n")
     assert violations == [{"file": path, "row": 5, "column": "population_total",
                            "rule": "population_total is a population count and must be > 0 and below 2e+09",
-                           "value": "0"}]
+                           "value": "0", "position": "line"}]
 
 
 def test_unknown_country_code(audit):
@@ -82,7 +82,8 @@ def test_unknown_country_code(audit):
 def test_year_before_first_year(audit):
     path, violations = audit(GOOD_ROWS + "DEU,Germany,1950,,,70000000\n")
     assert violations == [{"file": path, "row": 5, "column": "year",
-                           "rule": f"year must be within [{FIRST_YEAR}, {LAST_YEAR}]", "value": "1950"}]
+                           "rule": f"year must be within [{FIRST_YEAR}, {LAST_YEAR}]", "value": "1950",
+                           "position": "line"}]
     assert FIRST_YEAR == 1960
 
 
@@ -92,8 +93,8 @@ def test_duplicated_country_year_in_one_file_reports_both_rows(audit):
                              "FRA,France,2020,81.0,,\n")
     assert [(v["file"], v["row"], v["column"], v["value"]) for v in violations] == [
         (path, 2, "ref_area", "FRA"), (path, 4, "ref_area", "FRA")]
-    assert violations[0]["rule"] == "duplicated country-year: FRA 2020 internet_users_pct also at row(s) 4"
-    assert violations[1]["rule"] == "duplicated country-year: FRA 2020 internet_users_pct also at row(s) 2"
+    assert violations[0]["rule"] == "duplicated country-year: FRA 2020 internet_users_pct also at line(s) 4"
+    assert violations[1]["rule"] == "duplicated country-year: FRA 2020 internet_users_pct also at line(s) 2"
 
 
 def test_same_country_year_in_two_files_is_not_a_violation(tmp_path, harmonised_warehouse):

@@ -1,7 +1,7 @@
 """Harmonise raw ICT cells into staging: standard country codes, aggregates set aside, one value chosen.
 
 staging.ict_country_year keeps every country cell of every file with its provenance (so the audit can name
-the file, row and column of any broken rule) and marks with `selected` the one value used per country, year
+the file, line and column of any broken rule) and marks with `selected` the one value used per country, year
 and variable: from the file listed first in the source manifest.
 staging.ict_country_year_wide is the selected values pivoted to one row per country and year; indicator
 expressions in the registry are evaluated against it.
@@ -78,6 +78,6 @@ def harmonise_ict(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def audit_ict(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """Violations of the harmonised ICT rules (schemas.ict), each traced to file, row and column."""
+    """Violations of the harmonised ICT rules (schemas.ict), each traced to the file, its line and its own column."""
     frame: pd.DataFrame = con.execute(f"SELECT * FROM {tables.STAGING_ICT_COUNTRY_YEAR}").df()
     return validate_ict_observations(frame)

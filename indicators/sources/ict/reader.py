@@ -22,9 +22,8 @@ editor, and the column it came from, so that any rule broken later can be traced
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -33,8 +32,10 @@ from pathlib import Path
 import pandas as pd
 
 from indicators import tables
+from indicators.delivered_csv import (archive_kind, check_delimiter, check_field_counts, check_header_names,
+                                      csv_records, delivered_text, number_problem)
 from indicators.files import load_yaml, sha256_file
-from indicators.errors import ConfigError, InputError
+from indicators.errors import ConfigError, InputError, Violation
 from schemas.ict import FIRST_YEAR, LAST_YEAR, known_country_codes
 from indicators.paths import MAPPINGS_DIR
 from indicators.sources.manifest import read_manifest
@@ -95,21 +96,33 @@ def variable_map() -> dict:
 
 
 # --------------------------------------------------------------------------------------------- discovery
-def _header_line(path: Path, max_lines: int = 10) -> tuple[int, list[str]]:
-    """The first line that looks like a header (0-based index) and its fields; skips the WDI preamble."""
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        for index, fields in enumerate(csv.reader(fh)):
-            if index >= max_lines:
-                break
-            cleaned = [f.strip() for f in fields]
-            if len([f for f in cleaned if f]) >= 3 and cleaned[0] not in ("Data Source", "Last Updated Date"):
-                return index, cleaned
-    return -1, []
+HEADER_SEARCH_RECORDS = 10  # the header is among the first records (after the WDI preamble)
+
+
+def _header_index(records: list[list[str]]) -> int:
+    """Index of the first record that looks like a header (skips the WDI preamble), or -1."""
+    for index, fields in enumerate(records[:HEADER_SEARCH_RECORDS]):
+        cleaned = [f.strip() for f in fields]
+        if len([f for f in cleaned if f]) >= 3 and cleaned[0] not in ("Data Source", "Last Updated Date"):
+            return index
+    return -1
+
+
+def _file_header(path: Path) -> list[str]:
+    """The header fields of a file for layout detection; bytes that are not UTF-8 are replaced here (reading the
+    file diagnoses them) and a file that is not CSV text gives no header."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        try:
+            records = list(itertools.islice(csv.reader(fh), HEADER_SEARCH_RECORDS))
+        except csv.Error:
+            return []
+    index = _header_index(records)
+    return [f.strip() for f in records[index]] if index >= 0 else []
 
 
 def detect_layout(path: Path) -> str | None:
     """Name the layout of a CSV file from its header, or None when it is not an ICT series file."""
-    _, header = _header_line(path)
+    header = _file_header(path)
     if header[:4] == WDI_ID_COLUMNS:
         return "wdi_wide"
     if header[:3] == ["Entity", "Code", "Year"]:
@@ -147,7 +160,9 @@ def load_manifest(sources_dir: Path, manifest: Path | str | None = None) -> list
     for path in sorted(sources_dir.glob("*.csv")):
         layout = detect_layout(path)
         if layout is None:
-            log.warning("%s: skipped, its header is not an ICT layout (%s)", path, ", ".join(LAYOUTS))
+            # an archive named .csv is a delivery to unpack, not a file of another kind: said so
+            kind = archive_kind(path.read_bytes())
+            log.warning("%s: skipped, %s", path, kind or f"its header is not an ICT layout ({', '.join(LAYOUTS)})")
         elif layout == "wb_tidy":
             log.warning("%s: skipped, a wb_tidy file needs its series named (indicator_code) in a sources.yaml",
                         path)
@@ -205,39 +220,17 @@ def file_provenance(source: IctSource, rows: int, notes: FileNotes | None = None
 
 # ------------------------------------------------------------------------------------------------ reading
 def read_ict_file(source: IctSource) -> pd.DataFrame:
-    """Read one file into the long raw layout (RAW_COLUMNS); raise InputError naming file, row and column."""
+    """Read one file into the long raw layout (RAW_COLUMNS); raise InputError naming file, line and column."""
     return read_ict_file_with_notes(source)[0]
 
 
 def read_ict_file_with_notes(source: IctSource) -> tuple[pd.DataFrame, FileNotes]:
-    """read_ict_file, plus what the reading left out: unmapped entity names, years dropped, ignored columns."""
+    """read_ict_file, plus what the reading left out: unmapped entity names, years dropped, ignored columns.
+
+    What is wrong with the file as a whole (not a CSV, not UTF-8, another delimiter, a column named twice, a row
+    with more or fewer fields than the header) is said once, before any column of the layout is looked for."""
     path = source.path
-    if path.stat().st_size == 0:
-        raise InputError.single(path, "file is empty")
-    header_index, header = _header_line(path)
-    if header_index < 0:
-        raise InputError.single(path, "no header line found (file is empty or not CSV)", row=1)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError.single(path, f"file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
-    try:
-        table = pd.read_csv(io.StringIO(text), skiprows=header_index, dtype=str, keep_default_na=False,
-                            skip_blank_lines=False)
-    except pd.errors.ParserError as exc:
-        # e.g. "Expected 8 fields in line 877, saw 9": a row with more cells than the header
-        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if not found:
-            raise InputError.single(path, f"not a readable CSV file: {exc}") from exc
-        expected, line, saw = (int(g) for g in found.groups())
-        raise InputError.single(path, f"row has {saw} fields but the header has {expected}",
-                                row=line + header_index) from exc
-    table.columns = [str(c).strip() for c in table.columns]
-    if table.empty:
-        raise InputError.single(path, "file has a header but no data rows", row=header_index + 1)
-    # line number of each data row as seen in an editor (a quoted field may span lines)
-    starts = _record_start_lines(text)[header_index + 1:]
-    table.insert(0, "__line", starts[: len(table)])
+    table = _text_table(path)
     reader = {"cop_tidy": _read_cop_tidy, "wdi_wide": _read_wdi_wide, "owid_tidy": _read_owid_tidy,
               "wb_tidy": _read_wb_tidy, "owid_entity": _read_owid_entity}[source.layout]
     notes = FileNotes()
@@ -249,25 +242,39 @@ def read_ict_file_with_notes(source: IctSource) -> tuple[pd.DataFrame, FileNotes
     return _typed(path, long)[RAW_COLUMNS], notes
 
 
-def _record_start_lines(text: str) -> list[int]:
-    """1-based line on which each CSV record starts; differs from the record index after multi-line fields."""
-    reader = csv.reader(io.StringIO(text))
-    starts, previous_end = [], 0
-    for _ in reader:
-        starts.append(previous_end + 1)
-        previous_end = reader.line_num
-    return starts
+def _text_table(path: Path) -> pd.DataFrame:
+    """The file's data rows as text cells under its header, with the editor line each row starts on (`__line`;
+    a quoted field may span lines) and the header's line in attrs["header_line"]. Blank lines are skipped; an
+    unnamed column (WDI files end every line with a comma) is called "Unnamed: <its 1-based position>"."""
+    records = csv_records(path, delivered_text(path))
+    check_delimiter(path, records)
+    header_at = _header_index([fields for _, fields in records])
+    if header_at < 0:
+        raise InputError.at_line(path, "no header line found in the first lines (expected the column names of "
+                                       f"one of the layouts {', '.join(LAYOUTS)})", 1)
+    header_line = records[header_at][0]
+    header = [f.strip() for f in records[header_at][1]]
+    check_header_names(path, header, header_line)
+    rows = [(line, fields) for line, fields in records[header_at + 1:] if any(f.strip() for f in fields)]
+    if not rows:
+        raise InputError.at_line(path, "file has a header but no data rows", header_line)
+    check_field_counts(path, header, rows)
+    names = [name or f"Unnamed: {position}" for position, name in enumerate(header, start=1)]
+    table = pd.DataFrame([fields for _, fields in rows], columns=names, dtype=str)
+    table.insert(0, "__line", [line for line, _ in rows])
+    table.attrs["header_line"] = header_line
+    return table
 
 
 def _require(path: Path, table: pd.DataFrame, columns: list[str], layout: str, header_row: int) -> None:
     for column in columns:
         if column not in table.columns:
-            raise InputError.single(path, f"missing required column for layout {layout} "
-                                          f"(expected {', '.join(columns)})", row=header_row, column=column)
+            raise InputError.at_line(path, f"missing required column for layout {layout} "
+                                           f"(expected {', '.join(columns)})", header_row, column)
 
 
 def _header_row(table: pd.DataFrame) -> int:
-    return int(table["__line"].iloc[0]) - 1
+    return int(table.attrs["header_line"])
 
 
 def _melt(table: pd.DataFrame, id_map: dict[str, str], value_columns: list[str]) -> pd.DataFrame:
@@ -285,10 +292,10 @@ def _map_labels(path: Path, labels: list[str], header_row: int, notes: FileNotes
     known, ignored = spec["labels"], spec["ignored"]
     for label in labels:
         if label not in known and label not in ignored:
-            raise InputError.single(path, "column is not a known ICT series; add it to "
-                                          "data/mappings/ict_variables.yaml (column_labels, or "
-                                          "ignored_column_labels if it is deliberately not used)",
-                                    row=header_row, column=label)
+            raise InputError.at_line(path, "column is not a known ICT series; add it to "
+                                           "data/mappings/ict_variables.yaml (column_labels, or "
+                                           "ignored_column_labels if it is deliberately not used)",
+                                     header_row, label)
     skipped = [label for label in labels if label not in known]
     if skipped and notes is not None:
         notes.ignored_columns.extend(skipped)
@@ -301,10 +308,10 @@ def _read_cop_tidy(source: IctSource, table: pd.DataFrame, notes: FileNotes) -> 
     _require(path, table, ["ref_area", "year"], "cop_tidy", header_row)
     labels = [c for c in table.columns if c not in ("__line", "ref_area", "ref_area_name", "year")]
     if not labels:
-        raise InputError.single(path, "no value columns besides ref_area and year", row=header_row)
+        raise InputError.at_line(path, "no value columns besides ref_area and year", header_row)
     mapping = _map_labels(path, labels, header_row, notes)
     if not mapping:
-        raise InputError.single(path, "no value column besides ref_area and year is used", row=header_row)
+        raise InputError.at_line(path, "no value column besides ref_area and year is used", header_row)
     if "ref_area_name" not in table.columns:
         table = table.assign(ref_area_name="")
     long = _melt(table, {"ref_area": "ref_area_code", "ref_area_name": "ref_area_name", "year": "year"},
@@ -319,7 +326,7 @@ def _read_owid_tidy(source: IctSource, table: pd.DataFrame, notes: FileNotes) ->
     labels = [c for c in table.columns if c not in ("__line", "Entity", "Code", "Year")]
     mapping = _map_labels(path, labels, header_row, notes)
     if not mapping:
-        raise InputError.single(path, "no value column besides Entity, Code and Year is used", row=header_row)
+        raise InputError.at_line(path, "no value column besides Entity, Code and Year is used", header_row)
     long = _melt(table, {"Code": "ref_area_code", "Entity": "ref_area_name", "Year": "year"}, list(mapping))
     return long.assign(source_variable=long["source_column"], variable=long["source_column"].map(mapping),
                        code_column="Code", year_column="Year")
@@ -334,23 +341,26 @@ def _read_wdi_wide(source: IctSource, table: pd.DataFrame, notes: FileNotes) -> 
             continue
         if column.isdigit():
             year_columns.append(column)
-        elif column == "" or column.startswith("Unnamed:"):
+        elif column.startswith("Unnamed: "):
             # WDI files end every line with a comma: an empty trailing column, to be dropped only if empty
             filled = table[column].str.strip() != ""
             if filled.any():
-                line = int(table.loc[filled, "__line"].iloc[0])
-                raise InputError.single(path, "value in a column without a year header", row=line, column=column)
+                cell = table.loc[filled].iloc[0]
+                position = int(column.removeprefix("Unnamed: "))
+                raise InputError.at_line(path, f"value in column {position} of the line, whose header is empty "
+                                               "(expected a year)", int(cell["__line"]), "",
+                                         cell[column].strip())
         else:
-            raise InputError.single(path, "unexpected column in a WDI wide file (expected year columns)",
-                                    row=header_row, column=column)
-    table = table.drop(columns=[c for c in table.columns if c == "" or c.startswith("Unnamed:")])
+            raise InputError.at_line(path, "unexpected column in a WDI wide file (expected year columns)",
+                                     header_row, column)
+    table = table.drop(columns=[c for c in table.columns if c.startswith("Unnamed: ")])
     codes = variable_map()["wdi"]
     unknown = ~table["Indicator Code"].isin(list(codes))
     if unknown.any():
         first = table[unknown].iloc[0]
-        raise InputError.single(path, "indicator code is not a known ICT series; add it to "
-                                      "data/mappings/ict_variables.yaml (wdi_indicator_codes)",
-                                row=int(first["__line"]), column="Indicator Code", value=first["Indicator Code"])
+        raise InputError.at_line(path, "indicator code is not a known ICT series; add it to "
+                                       "data/mappings/ict_variables.yaml (wdi_indicator_codes)",
+                                 int(first["__line"]), "Indicator Code", first["Indicator Code"])
     long = _melt(table, {"Country Code": "ref_area_code", "Country Name": "ref_area_name",
                          "Indicator Code": "source_variable"}, year_columns)
     return long.assign(year=long["source_column"], variable=long["source_variable"].map(codes),
@@ -377,7 +387,7 @@ def _read_owid_entity(source: IctSource, table: pd.DataFrame, notes: FileNotes) 
     labels = [c for c in table.columns if c not in ("__line", "Entity", "Year")]
     mapping = _map_labels(path, labels, header_row, notes)
     if not mapping:
-        raise InputError.single(path, "no value column besides Entity and Year is used", row=header_row)
+        raise InputError.at_line(path, "no value column besides Entity and Year is used", header_row)
     table = table.assign(Entity=table["Entity"].str.strip())
     codes, unmapped = (dict(d) for d in entity_codes(tuple(sorted(set(table["Entity"]) - {""}))))
     # an empty entity name is an unmapped entity like any other: reported with its rows
@@ -486,20 +496,21 @@ def entity_codes(names: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]
 
 
 def _typed(path: Path, long: pd.DataFrame) -> pd.DataFrame:
-    """Parse years and values; a cell that is not a number is an error that names it."""
+    """Parse years and values; every cell that is not a number is named (line, the file's column with the
+    variable it holds, the text), with why when it is a number written as a spreadsheet shows it ("1,234.5")."""
     long = long.reset_index(drop=True)
     values = pd.to_numeric(long["value"], errors="coerce")
-    bad = values.isna()
-    if bad.any():
-        cell = long[bad].iloc[0]
-        raise InputError.single(path, f"value is not a number ({int(bad.sum())} such cell(s))",
-                                row=int(cell["source_row"]), column=cell["source_column"], value=cell["value"])
+    bad = long[values.isna()]
+    if len(bad):
+        raise InputError([Violation(str(path), number_problem(cell.value) or "not a number", int(cell.source_row),
+                                    cell.source_column, cell.value, cell.variable, "line")
+                          for cell in bad.itertuples(index=False)])
     years = pd.to_numeric(long["year"], errors="coerce")
-    bad = years.isna() | (years % 1 != 0)
-    if bad.any():
-        cell = long[bad].iloc[0]
-        raise InputError.single(path, "year is not a whole number", row=int(cell["source_row"]),
-                                column=cell["year_column"], value=cell["year"])
+    bad = long[years.isna() | (years % 1 != 0)].drop_duplicates(["source_row", "year_column"])
+    if len(bad):
+        raise InputError([Violation(str(path), "year is not a whole number", int(cell.source_row),
+                                    cell.year_column, cell.year, "year", "line")
+                          for cell in bad.itertuples(index=False)])
     return long.assign(value=values.astype("float64"), year=years.astype("int64"),
                        source_row=long["source_row"].astype("int64"),
                        ref_area_code=long["ref_area_code"].str.strip())

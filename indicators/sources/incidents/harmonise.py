@@ -28,8 +28,9 @@ from indicators.registry import Indicator
 from indicators.sql_expressions import referenced_columns
 from indicators.tables import table_exists
 from indicators.warehouse import ensure_schemas
-from schemas.incidents import ALL_TYPES, IncidentReportsModel
-from schemas.validation import cell_violations
+from schemas.ict import COUNTRY_CODE_RULE
+from schemas.incidents import ALL_TYPES, KNOWN_COUNTRY_CHECK, IncidentReportsModel
+from schemas.validation import cell_violations, failure_in_words
 
 SOURCE = "incidents"
 # the names the tests import these tables by (indicators.tables names them)
@@ -126,31 +127,36 @@ def staging_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def audit_incidents(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """Violations of IncidentReportsModel, each traced to the file, row and column of the incident cell.
+    """Violations of IncidentReportsModel, each traced to the file, line and column of the incident cell.
 
-    Each is a dict with file, row, column, rule and value (errors.Violation.as_dict), sorted by file and row.
+    Each is a dict with file, row (the editor line), column (the file's own name), harmonised_column, rule (in
+    words), value and position "line" (errors.Violation.as_dict), sorted by file and line.
     """
     return cell_violations(IncidentReportsModel, staging_frame(con), tables.STAGING_INCIDENT_REPORTS,
-                           _incident_cell)
+                           _incident_cell, position="line")
 
 
-def _incident_cell(frame: pd.DataFrame, case, row: pd.Series) -> tuple[str, object, object]:
-    """The rule an incident failure case breaks, and the column and value of the delivered cell it is about."""
+def _incident_cell(frame: pd.DataFrame, case, row: pd.Series) -> tuple[str, object, object, str]:
+    """The rule an incident failure case breaks in words, and the column (as the file names it: the code column
+    'iso3', a year header '2022'), value and harmonised name of the delivered cell it is about."""
     check = str(case.check)
     if check == "multiple_fields_uniqueness":
         key = ["country", "year", "reporting_org", "incident_type"]
         dupes = frame[(frame[key] == row[key]).all(axis=1) & (frame.index != case.index)]
-        others = "; ".join(f"{f} row {r}" for f, r in zip(dupes["source_file"], dupes["source_row"]))
+        others = "; ".join(f"{f} line {r}" for f, r in zip(dupes["source_file"], dupes["source_row"]))
         return (f"duplicated country-year: {row['country']} {row['year']} {row['reporting_org']} "
-                f"{row['incident_type']} also in {others}", row["code_column"], row["country_code"])
+                f"{row['incident_type']} also in {others}", row["code_column"], row["country_code"], "country")
     if case.schema_context == "DataFrameSchema":
         # a rule across columns (denominators, measure by organisation): the incident cell of the row
-        return check, row["source_column"], row["reports"]
+        return check, row["source_column"], row["reports"], "reports"
     if case.column == "country":
-        return check, row["code_column"], row["country_code"]
+        rule = (f"the country code must be an {COUNTRY_CODE_RULE}" if check == KNOWN_COUNTRY_CHECK
+                else failure_in_words(IncidentReportsModel, case))
+        return rule, row["code_column"], row["country_code"], "country"
     if case.column == "year":
-        return f"year: {check}", row["source_column"], row["year"]
-    return f"{case.column}: {check}", row["source_column"], case.failure_case
+        # the year of a wide file is its column header: the cell's line and that year column
+        return failure_in_words(IncidentReportsModel, case), row["source_column"], row["year"], "year"
+    return failure_in_words(IncidentReportsModel, case), row["source_column"], case.failure_case, case.column
 
 
 # ---------------------------------------------------------------------------------------------- estimate

@@ -26,8 +26,6 @@ Nothing is decided here: rows without a country stay in raw and are set aside at
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 from dataclasses import dataclass, field
@@ -37,6 +35,8 @@ from pathlib import Path
 import pandas as pd
 
 from indicators import tables
+from indicators.delivered_csv import (check_delimiter, check_field_counts, check_header_names, csv_records,
+                                      delivered_text)
 from indicators.errors import ConfigError, InputError
 from indicators.files import sha256_file
 from indicators.sources.manifest import read_manifest
@@ -62,6 +62,9 @@ UNATTRIBUTED_COLUMNS = {"source_id": "VARCHAR", "country_code": "VARCHAR", "reas
 # a count as NCMEC prints it: digits, grouped by three with commas when it has more than three ("1,668,157");
 # a plain run of digits ("15", "1234") is unambiguous too. "12,34" (a decimal comma?) and "1.234" are not.
 COUNT_PATTERN = re.compile(r"^(\d{1,3}(,\d{3})+|\d+)$")
+DOT_GROUPS = re.compile(r"^\d{1,3}(\.\d{3})+$")  # 1.234: grouped with '.', as many European spreadsheets do
+SPACE_GROUPS = re.compile(r"^\d{1,3}([ \u00a0\u202f']\d{3})+$")  # 1 234, 1'234
+DECIMAL = re.compile(r"^\d*[.,]\d+$")  # 12.5, 12,34, 1,2345
 YEAR_HEADER = re.compile(r"^\d{4}$")
 
 
@@ -161,89 +164,85 @@ def file_provenance(source: IncidentSource, rows: int) -> dict:
 
 # ------------------------------------------------------------------------------------------------ reading
 def read_incident_file(source: IncidentSource) -> pd.DataFrame:
-    """Read one file into the long raw layout (RAW_COLUMNS); raise InputError naming file, row and column."""
+    """Read one file into the long raw layout (RAW_COLUMNS); raise InputError naming file, line and column."""
     path = source.path
-    if path.stat().st_size == 0:
-        raise InputError.single(path, "file is empty")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError.single(path, f"file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
-    table = _records(path, text)
+    table = _records(path)
     reader = {"ncmec_by_country": _read_ncmec_by_country}[source.layout]
     long = reader(source, table)
     return long.assign(source_id=source.source_id, source_file=str(path), reporting_org=source.reporting_org,
                        incident_type=ALL_TYPES)[list(RAW_COLUMNS)].reset_index(drop=True)
 
 
-def _records(path: Path, text: str) -> pd.DataFrame:
+def _records(path: Path) -> pd.DataFrame:
     """The CSV as text cells, with the 1-based editor line each record starts on (`__line`; a quoted field may
-    span lines). Every record must have as many fields as the header; blank lines are skipped."""
-    reader = csv.reader(io.StringIO(text))
-    header, header_line, rows, lines, previous_end = None, 1, [], [], 0
-    try:
-        for fields in reader:
-            line, previous_end = previous_end + 1, reader.line_num
-            if all(f.strip() == "" for f in fields):
-                continue
-            if header is None:
-                header, header_line = [f.strip() for f in fields], line
-                continue
-            if len(fields) != len(header):
-                raise InputError.single(path, f"row has {len(fields)} fields but the header has {len(header)}",
-                                        row=line)
-            rows.append(fields)
-            lines.append(line)
-    except csv.Error as exc:
-        raise InputError.single(path, f"not a readable CSV file: {exc}", row=reader.line_num) from exc
-    if header is None:
-        raise InputError.single(path, "no header line found (file is empty or not CSV)", row=1)
-    if len(set(header)) != len(header):
-        repeated = next(h for h in header if header.count(h) > 1)
-        raise InputError.single(path, "column name appears twice in the header", row=header_line,
-                                column=repeated)
+    span lines) and the header's line in attrs["header_line"]. Blank lines are skipped. What is wrong with the
+    file as a whole (not a CSV, not UTF-8, another delimiter, a column named twice, a record with more or fewer
+    fields than the header) is said once, before any column of the layout is looked for."""
+    records = csv_records(path, delivered_text(path))
+    check_delimiter(path, records)
+    records = [(line, fields) for line, fields in records if any(f.strip() for f in fields)]
+    if not records:
+        raise InputError.at_line(path, "no header line found (the file holds only blank lines)", 1)
+    (header_line, header), rows = records[0], records[1:]
+    header = [f.strip() for f in header]
+    check_header_names(path, header, header_line)
     if not rows:
-        raise InputError.single(path, "file has a header but no data rows", row=header_line)
-    table = pd.DataFrame(rows, columns=header, dtype=str)
-    table.insert(0, "__line", lines)
+        raise InputError.at_line(path, "file has a header but no data rows", header_line)
+    check_field_counts(path, header, rows)
+    table = pd.DataFrame([fields for _, fields in rows], columns=header, dtype=str)
+    table.insert(0, "__line", [line for line, _ in rows])
     table.attrs["header_line"] = header_line
     return table
 
 
 def parse_count(path: Path, text: str, row: int, column: str) -> int:
-    """A report count as NCMEC prints it ("163,120", "15") -> int; anything else is an InputError for the cell."""
+    """A report count as NCMEC prints it ("163,120", "15") -> int; anything else is an InputError for the cell
+    (`row` is its editor line, `column` the year header it is under), saying why when it can tell."""
     if text.startswith("-") and COUNT_PATTERN.match(text[1:]):
-        raise InputError.single(path, "report count is negative (counts are whole numbers >= 0)",
-                                row=row, column=column, value=text)
+        raise InputError.at_line(path, "report count is negative (counts are whole numbers >= 0)", row, column,
+                                 text, harmonised="reports")
     if not COUNT_PATTERN.match(text):
-        raise InputError.single(path, "report count is not a whole number written with thousands separators "
-                                      "(e.g. 163,120 or 15)", row=row, column=column, value=text)
+        raise InputError.at_line(path, _count_problem(text), row, column, text, harmonised="reports")
     return int(text.replace(",", ""))
+
+
+def _count_problem(text: str) -> str:
+    """Why a count cell is not a count as NCMEC prints it, in words."""
+    if DOT_GROUPS.match(text):
+        return (f"'.' is not the thousands separator of this layout: write {text.replace('.', ',')} or "
+                f"{text.replace('.', '')}")
+    if SPACE_GROUPS.match(text):
+        plain = re.sub(r"[ \u00a0\u202f']", "", text)
+        return f"remove the spaces or quotes between digit groups: write {int(plain):,} or {plain}"
+    if DECIMAL.match(text):
+        return ("report count is not a whole number: it has a decimal part or a misplaced thousands separator "
+                "(counts are written like 163,120 or 15)")
+    return "report count is not a whole number written with thousands separators (e.g. 163,120 or 15)"
 
 
 def _read_ncmec_by_country(source: IncidentSource, table: pd.DataFrame) -> pd.DataFrame:
     path, header_row = source.path, int(table.attrs.get("header_line", 1))
     for column in NCMEC_ID_COLUMNS:
         if column not in table.columns:
-            raise InputError.single(path, "missing required column for layout ncmec_by_country (expected "
-                                          "country, iso3, then one column per year)", row=header_row, column=column)
+            raise InputError.at_line(path, "missing required column for layout ncmec_by_country (expected "
+                                           "country, iso3, then one column per year)", header_row, column)
     year_columns = []
     for column in table.columns:
         if column in ("__line", *NCMEC_ID_COLUMNS):
             continue
         if not YEAR_HEADER.match(column):
-            raise InputError.single(path, "unexpected column in an ncmec_by_country file (expected a year, "
-                                          "e.g. 2023)", row=header_row, column=column)
+            raise InputError.at_line(path, "unexpected column in an ncmec_by_country file (expected a year, "
+                                           "e.g. 2023)", header_row, column)
         year_columns.append(column)
     if not year_columns:
-        raise InputError.single(path, "no year columns besides country and iso3", row=header_row)
+        raise InputError.at_line(path, "no year columns besides country and iso3", header_row)
     table = table.assign(country=table["country"].str.strip(), iso3=table["iso3"].str.strip())
     unnamed = (table["country"] == "") & (table["iso3"] == "")
     filled = (table[year_columns].apply(lambda c: c.str.strip()) != "").any(axis=1)
     if (unnamed & filled).any():
         line = int(table.loc[unnamed & filled, "__line"].iloc[0])
-        raise InputError.single(path, "counts on a row with neither a country name nor a code", row=line,
-                                column="country")
+        raise InputError.at_line(path, "counts on a row with neither a country name nor a code", line,
+                                 "country")
     # a country listed twice is a copy error; the same code under two names is not (NCMEC lists some
     # territories under two names, e.g. "French Guiana" and "Guiana, French"): harmonisation combines those
     key = table["country"] + "\x00" + table["iso3"]
@@ -251,8 +250,8 @@ def _read_ncmec_by_country(source: IncidentSource, table: pd.DataFrame) -> pd.Da
     if repeated.any():
         first = table[repeated].iloc[0]
         earlier = int(table.loc[key == key[repeated].iloc[0], "__line"].iloc[0])
-        raise InputError.single(path, f"country listed twice (also at row {earlier})", row=int(first["__line"]),
-                                column="country", value=first["country"])
+        raise InputError.at_line(path, f"country listed twice (also at line {earlier})", int(first["__line"]),
+                                 "country", first["country"], harmonised="country_name")
     long = (table.melt(id_vars=["__line", "country", "iso3"], value_vars=year_columns, var_name="source_column",
                        value_name="text")
             .rename(columns={"__line": "source_row", "country": "country_name", "iso3": "country_code"}))

@@ -8,6 +8,9 @@ type casts, derived bands. Then, for the source as a whole:
   the pandera model of the target (validated chunk by chunk, never the whole file in pandas): failing rows go
   to quality.rejected_rows with source, row, column, value and rule;
 - if more than the spec's max_rejected_share of rows is rejected, the whole source is rejected.
+Every failure is said where the provider looks: the file's line (a CSV, header = line 1) or record number (binary
+formats), the file's own column with the harmonised name beside it when the spec renames it, the value as
+delivered and the rule in words ("line 3, column 'peso' (weight): weight must be greater than 0 (value '0')").
 An accepted source's valid rows replace its rows in staging; a rejected source leaves none there, so nothing
 that depends on it can be estimated or published. quality.source_status says which and why.
 """
@@ -15,18 +18,19 @@ that depends on it can be estimated or published. quality.source_status says whi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
 from indicators import tables
-from indicators.errors import ConfigError
+from indicators.errors import ConfigError, Violation
 from indicators.tables import quote_identifier, sql_string, table_exists
 from indicators.warehouse import ensure_schemas
 from schemas.mapping_spec import Bands, MappingSpec
 from indicators.sources import harmonised_sources
-from schemas.validation import failure_cases
+from schemas.validation import check_in_words, failure_cases
 
 # dataframe-wide checks of the model that concern the whole source; checked in SQL instead. pandera 0.35
 # drops the `name` of checks inherited from a base model in all but the first model converted, so a check
@@ -43,7 +47,11 @@ DATAFRAME_CHECK_COLUMNS = {
 CHECK_NAMES = {"_known_country": "country is an ISO 3166-1 alpha-3 code known to pycountry or explicitly mapped"}
 VALIDATION_CHUNK_ROWS = 50_000
 MAX_FAILURES_SHOWN = 20
-REJECTED_COLUMNS = ["source_id", "source_row", "column", "value", "rule"]
+# quality.rejected_rows: source_row is the record number (1 = first record), `column` the harmonised variable,
+# `value` as delivered and `rule` in words; line (a CSV's line, header = 1), file_column and message say it as the
+# provider reads it
+REJECTED_COLUMNS = ["source_id", "source_row", "column", "value", "rule", "line", "file_column", "message"]
+SPEC_COLUMNS_LISTED = 3  # more spec columns absent from the file than this are one reason, not one each
 
 
 @dataclass
@@ -122,10 +130,49 @@ def _identifier(names: str | list[str], types: dict[str, str]) -> str:
     return parts[0] if len(parts) == 1 else "(" + " || '-' || ".join(parts) + ")"
 
 
+def _code_text(code: object) -> str:
+    return format(code, "g") if isinstance(code, float) else str(code)
+
+
+def type_in_words(variable: str, target_type: str) -> str:
+    """The rule a value of the wrong type breaks, in words."""
+    kind = {"BOOLEAN": "1, 0, true or false", "BIGINT": "a whole number", "DOUBLE": "a number",
+            "DATE": "a date"}.get(target_type, f"of type {target_type.lower()}")
+    return f"{variable} must be {kind}"
+
+
+def recode_in_words(variable: str, codes: list, missing: list) -> str:
+    """The rule a code the spec's recode does not know breaks: the file's codes it knows (and its missing codes)."""
+    words = f"{variable} must be one of: {', '.join(_code_text(c) for c in codes)}"
+    return words + (f" (or a missing code: {', '.join(_code_text(c) for c in missing)})" if missing else "")
+
+
+def _audit_columns(variable: str, raw_sql: str, flag_sql: str | None) -> list[str]:
+    """The `__raw__<variable>` (the value as delivered, as text) and `__flag__<variable>` (the rule it breaks,
+    in words, or null) columns a harmonised variable carries for the audit."""
+    flag = flag_sql or "CAST(NULL AS VARCHAR)"
+    return [f"{flag} AS {quote_identifier('__flag__' + variable)}",
+            f"{raw_sql} AS {quote_identifier('__raw__' + variable)}"]
+
+
+def _unreadable_flag(raw_sql: str, value_sql: str, words: str) -> str:
+    """A value given (not blank) that the cast could not read."""
+    return f"CASE WHEN NULLIF(trim({raw_sql}), '') IS NOT NULL AND {value_sql} IS NULL THEN {sql_string(words)} END"
+
+
 def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
-    """SELECT producing the target's columns plus `_row` and `__flag__<variable>` columns for row rules."""
+    """SELECT producing the target's columns plus `_row` (and a CSV's `_line`), and for the audit a
+    `__raw__<variable>` and `__flag__<variable>` column per variable read from the file."""
     columns = target_columns(spec.target)
-    select = ["_row", f"{sql_string(spec.source_id)} AS source_id"]
+    position = ["_row", "_line"] if "_line" in raw_columns else ["_row"]
+    types = raw_columns
+
+    def text(column: str) -> str:
+        return _text(quote_identifier(column), types.get(column, "VARCHAR"))
+
+    select = [*position, f"{sql_string(spec.source_id)} AS source_id"]
+    audit: list[str] = []  # the __raw__/__flag__ columns of the `audited` variables, passed on to the outer level
+    audited: list[str] = []
     if spec.country:
         select.append(f"{sql_string(spec.country)} AS country")
     else:
@@ -133,14 +180,28 @@ def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
                           for k, v in spec.country_codes.items())
         raw = f"upper(trim(CAST({quote_identifier(spec.country_column)} AS VARCHAR)))"
         select.append(f"CASE {mapped} ELSE {raw} END AS country" if mapped else f"{raw} AS country")
-    select.append(f"{spec.wave} AS wave" if spec.wave is not None
-                  else f"TRY_CAST({quote_identifier(spec.wave_column)} AS BIGINT) AS wave")
+        audit += _audit_columns("country", text(spec.country_column), None)
+        audited.append("country")
+    if spec.wave is not None:
+        select.append(f"{spec.wave} AS wave")
+    else:
+        wave = f"TRY_CAST({quote_identifier(spec.wave_column)} AS BIGINT)"
+        select.append(f"{wave} AS wave")
+        audit += _audit_columns("wave", text(spec.wave_column),
+                                _unreadable_flag(text(spec.wave_column), wave, type_in_words("wave", "BIGINT")))
+        audited.append("wave")
     d = spec.design
-    types = raw_columns
     select += [f"{_identifier(d.respondent_id, types)} AS respondent_id",
-               f"{_identifier(d.stratum, types)} AS stratum", f"{_identifier(d.psu, types)} AS psu",
-               f"TRY_CAST({quote_identifier(d.weight)} AS DOUBLE) AS weight",
-               f"TRY_CAST({quote_identifier(d.fpc)} AS DOUBLE) AS fpc" if d.fpc else "CAST(NULL AS DOUBLE) AS fpc"]
+               f"{_identifier(d.stratum, types)} AS stratum", f"{_identifier(d.psu, types)} AS psu"]
+    for variable, column in (("weight", d.weight), ("fpc", d.fpc)):
+        if column is None:
+            select.append(f"CAST(NULL AS DOUBLE) AS {variable}")
+            continue
+        value = f"TRY_CAST({quote_identifier(column)} AS DOUBLE)"
+        select.append(f"{value} AS {variable}")
+        audit += _audit_columns(variable, text(column), _unreadable_flag(text(column), value,
+                                                                         type_in_words(variable, "DOUBLE")))
+        audited.append(variable)
     for source_column, variable in spec.rename.items():
         src = quote_identifier(source_column)
         target_type = columns[variable]
@@ -151,20 +212,20 @@ def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
             cases = " ".join(f"WHEN {_matches(src, k)} THEN {_literal(v)}" for k, v in spec.recode[variable].items())
             value = f"CASE WHEN {src} IS NULL OR ({is_missing}) THEN NULL {cases} ELSE NULL END"
             known = " OR ".join(_matches(src, k) for k in spec.recode[variable]) or "FALSE"
-            flag = (f"CASE WHEN {src} IS NOT NULL AND NOT ({is_missing}) AND NOT ({known}) "
-                    f"THEN 'code not in the spec''s recode for {variable}' END")
+            words = recode_in_words(variable, list(spec.recode[variable]), missing)
+            flag = f"CASE WHEN {src} IS NOT NULL AND NOT ({is_missing}) AND NOT ({known}) THEN {sql_string(words)} END"
             select.append(f"{_cast(value, target_type)} AS {quote_identifier(variable)}")
         else:
             select.append(f"{_cast(cleaned, target_type)} AS {quote_identifier(variable)}")
             flag = (f"CASE WHEN {src} IS NOT NULL AND NOT ({is_missing}) AND {_cast(cleaned, target_type)} "
-                    f"IS NULL THEN 'value is not a valid {target_type.lower()} for {variable}' END")
-        select.append(f"{flag} AS {quote_identifier('__flag__' + variable)}")
-        select.append(f"{_text(src, types.get(source_column, 'VARCHAR'))} AS {quote_identifier('__raw__' + variable)}")
-    first = f"SELECT {', '.join(select)} FROM {tables.raw_delivery_table(spec.target, spec.source_id)}"
+                    f"IS NULL THEN {sql_string(type_in_words(variable, target_type))} END")
+        audit += _audit_columns(variable, text(source_column), flag)
+        audited.append(variable)
+    first = f"SELECT {', '.join(select + audit)} FROM {tables.raw_delivery_table(spec.target, spec.source_id)}"
     # second level: derived variables and absent columns, in the target's column order
     provided = {"source_id", "country", "wave", "respondent_id", "stratum", "psu", "weight", "fpc",
                 *spec.rename.values()}
-    outer = ["_row"]
+    outer = list(position)
     flags_derived: list[str] = []
     for column, column_type in columns.items():
         if column in spec.derive:
@@ -175,19 +236,20 @@ def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
                                  for label, (lo, hi) in rule.bands.items())
                 in_a_band = " OR ".join(f"{source} BETWEEN {lo} AND {hi}" for lo, hi in rule.bands.values())
                 outer.append(f"CAST(CASE {cases} END AS {column_type}) AS {quote_identifier(column)}")
+                words = f"{rule.from_} must be within one of the bands of {column}: {', '.join(rule.bands)}"
+                # the value outside every band is the `from` variable's, as delivered
                 flags_derived.append(
-                    f"CASE WHEN {source} IS NOT NULL AND NOT ({in_a_band}) "
-                    f"THEN '{rule.from_} outside every band of {column}' END "
+                    f"CASE WHEN {source} IS NOT NULL AND NOT ({in_a_band}) THEN {sql_string(words)} END "
                     f"AS {quote_identifier('__flag__' + column)}, "
-                    f"CAST({source} AS VARCHAR) AS {quote_identifier('__raw__' + column)}")
+                    f"{quote_identifier('__raw__' + rule.from_)} AS {quote_identifier('__raw__' + column)}")
             else:
                 outer.append(f"CAST({_literal(rule.value)} AS {column_type}) AS {quote_identifier(column)}")
         elif column in provided:
             outer.append(quote_identifier(column))
         else:
             outer.append(f"CAST(NULL AS {column_type}) AS {quote_identifier(column)}")
-    flags = [f"{quote_identifier('__flag__' + v)}, {quote_identifier('__raw__' + v)}" for v in spec.rename.values()]
-    return f"SELECT {', '.join(outer + flags + flags_derived)} FROM ({first})"
+    passed_on = [quote_identifier(f"{kind}{v}") for v in audited for kind in ("__flag__", "__raw__")]
+    return f"SELECT {', '.join(outer + passed_on + flags_derived)} FROM ({first})"
 
 
 # ------------------------------------------------------------------------------------------------- audit
@@ -214,35 +276,86 @@ def _pandas_dtypes(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame
     return frame
 
 
-def _design_problems(con, candidate: str, multi_country: bool = False) -> list[str]:
-    """Source-level design rules, over all rows in SQL; any breach rejects the source."""
-    checks = {
-        "weight missing, zero or negative": "weight IS NULL OR weight <= 0",
-        "stratum missing": "stratum IS NULL",
-        "PSU missing": "psu IS NULL",
-        "respondent id missing": "respondent_id IS NULL",
-    }
+REQUIRED_MISSING = "required value is missing"
+REQUIRED_MISSING_CODE = "required value is a missing code in the spec"
+
+
+def file_columns(spec: MappingSpec) -> dict[str, str | list[str]]:
+    """Harmonised variable -> the file column(s) it is read from, by the provider's own names. Variables the
+    spec sets itself (a fixed country or wave, a constant) have none."""
+    d = spec.design
+    names: dict[str, str | list[str]] = {"respondent_id": d.respondent_id, "stratum": d.stratum, "psu": d.psu,
+                                         "weight": d.weight}
+    for variable, column in (("fpc", d.fpc), ("country", spec.country_column), ("wave", spec.wave_column)):
+        if column:
+            names[variable] = column
+    for source_column, variable in spec.rename.items():
+        names.setdefault(variable, source_column)
+    return names
+
+
+def column_in_words(file_column: str | list[str] | None, variable: str) -> str:
+    """"column 'peso' (weight)", "column 'sex'" (not renamed), "columns 'cnt', 'id' (respondent_id)"."""
+    if file_column is None:
+        return f"variable {variable!r} (set by the spec)"
+    names = _columns_of(file_column)
+    if len(names) > 1:
+        return f"columns {', '.join(map(repr, names))} ({variable})"
+    return f"column {names[0]!r}" + (f" ({variable})" if names[0] != variable else "")
+
+
+def _positions(lines: list | None, rows: list, n: int) -> str:
+    """Where rows are, as the provider finds them: "lines 3, 7" in a CSV (header = line 1), else "records 2, 6"
+    (binary formats, or a CSV whose lines are unknown); "line 3" for one; ", ..." when there are more than shown."""
+    by_line = lines is not None and all(line is not None for line in lines)
+    numbers = lines if by_line else rows
+    word = ("line" if by_line else "record") + ("s" if n > 1 else "")
+    return f"{word} {', '.join(map(str, numbers))}{', ...' if n > len(numbers) else ''}"
+
+
+def _has_lines(con, relation: str) -> bool:
+    return any(name == "_line" for name, *_ in con.execute(f"DESCRIBE {relation}").fetchall())
+
+
+def _design_problems(con, candidate: str, spec: MappingSpec, multi_country: bool = False) -> list[str]:
+    """Source-level design rules, over all rows in SQL; any breach rejects the source. Each names the file's
+    column, the first lines (or records) and, for the weight, the values as delivered."""
+    names = file_columns(spec)
+    lines = "list(_line ORDER BY _row)" if _has_lines(con, candidate) else "NULL"
+    checks = [("weight", "weight IS NULL OR weight <= 0", "missing, not a number, zero or negative"),
+              ("stratum", "stratum IS NULL", "missing"), ("psu", "psu IS NULL", "missing"),
+              ("respondent_id", "respondent_id IS NULL", "missing")]
     problems = []
-    for rule, condition in checks.items():
-        n, rows = con.execute(f"SELECT count(*), list(_row ORDER BY _row)[1:5] FROM {candidate} "
-                              f"WHERE {condition}").fetchone()
+    for variable, condition, what in checks:
+        delivered = 'list("__raw__weight" ORDER BY _row)[1:5]' if variable == "weight" else "NULL"
+        n, rows, where, values = con.execute(
+            f"SELECT count(*), list(_row ORDER BY _row)[1:5], {lines}[1:5], {delivered} FROM {candidate} "
+            f"WHERE {condition}").fetchone()
         if n:
-            problems.append(f"design variable broken: {rule} in {n} row(s) (rows {', '.join(map(str, rows))}"
-                            f"{', ...' if n > 5 else ''})")
-    n, ids = con.execute(f"""SELECT count(*), list(respondent_id)[1:5] FROM (SELECT respondent_id FROM {candidate}
-                             WHERE respondent_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1)""").fetchone()
-    if n:
-        problems.append(f"respondent id not unique: {n} id(s) repeated (e.g. {', '.join(ids)})")
+            shown = [v for v in values or [] if v is not None]
+            problems.append(f"design variable broken: {column_in_words(names.get(variable), variable)} {what} in "
+                            f"{n} row(s) ({_positions(where, rows, n)}"
+                            + (f"; values {', '.join(map(repr, shown))})" if shown else ")"))
+    repeated = con.execute(f"""SELECT count(*) OVER (), respondent_id, {lines}[1:5], list(_row ORDER BY _row)[1:5],
+                                      count(*)
+                               FROM {candidate} WHERE respondent_id IS NOT NULL GROUP BY respondent_id
+                               HAVING count(*) > 1 ORDER BY min(_row) LIMIT 3""").fetchall()
+    if repeated:
+        examples = "; ".join(f"{rid!r} at {_positions(where, rows, n)}" for _, rid, where, rows, n in repeated)
+        problems.append(f"respondent id not unique: {repeated[0][0]} id(s) repeated in "
+                        f"{column_in_words(names['respondent_id'], 'respondent_id')} (e.g. {examples})")
     n, strata = con.execute(f"""SELECT count(*), list(stratum)[1:5] FROM (SELECT stratum FROM {candidate}
                                 GROUP BY 1 HAVING count(DISTINCT fpc) > 1 OR (count(fpc) > 0 AND count(fpc) < count(*))
                                 OR min(fpc) < count(DISTINCT psu))""").fetchone()
     if n:
-        problems.append(f"fpc not constant within stratum, or below the number of PSUs sampled: "
-                        f"{n} stratum/strata (e.g. {', '.join(map(str, strata))}; the harmonised fpc is the "
-                        "number of PSUs in the stratum's population, not a sampling fraction)")
-    n = con.execute(f"SELECT count(DISTINCT wave) FROM {candidate}").fetchone()[0]
+        problems.append(f"{column_in_words(names.get('fpc'), 'fpc')} not constant within stratum, or below the number "
+                        f"of PSUs sampled: {n} stratum/strata (e.g. {', '.join(map(str, strata))}; the harmonised "
+                        "fpc is the number of PSUs in the stratum's population, not a sampling fraction)")
+    n, waves = con.execute(f"SELECT count(DISTINCT wave), list(DISTINCT wave ORDER BY wave)[1:5] "
+                           f"FROM {candidate}").fetchone()
     if n > 1:
-        problems.append(f"a source must cover one wave; this one has {n}")
+        problems.append(f"a source must cover one wave; {column_in_words(names.get('wave'), 'wave')} has {n}: "
+                        f"{', '.join(map(str, waves))}")
     if not multi_country:
         n = con.execute(f"SELECT count(DISTINCT country) FROM {candidate}").fetchone()[0]
         if n > 1:
@@ -250,27 +363,112 @@ def _design_problems(con, candidate: str, multi_country: bool = False) -> list[s
     return problems
 
 
-def _row_failures(con, candidate: str, spec: MappingSpec) -> pd.DataFrame:
-    """Rows breaking a row rule: (source_row, column, value, rule), one line per row, column and rule."""
+def _row_failures(con, candidate: str, spec: MappingSpec, file_name: str) -> pd.DataFrame:
+    """Rows breaking a row rule, one line per row, column and rule, as quality.rejected_rows holds them (without
+    source_id): the record, the harmonised column, the value as delivered, the rule in words, and where the
+    provider finds it (line, file column) said in one message."""
+    audit = [name for name, *_ in con.execute(f"DESCRIBE {candidate}").fetchall() if name.startswith("__")]
+    bands = {variable: rule.from_ for variable, rule in spec.derive.items() if isinstance(rule, Bands)}
     out = []
-    flagged_variables = list(spec.rename.values()) + [v for v, r in spec.derive.items() if isinstance(r, Bands)]
-    for variable in flagged_variables:
-        flag, raw = quote_identifier(f"__flag__{variable}"), quote_identifier(f"__raw__{variable}")
-        flagged = con.execute(f"""SELECT _row AS source_row, {sql_string(variable)} AS "column", {raw} AS value,
-                                  {flag} AS rule FROM {candidate} WHERE {flag} IS NOT NULL""").df()
-        out.append(flagged)
+    for flag in (name for name in audit if name.startswith("__flag__")):
+        variable = flag.removeprefix("__flag__")
+        # a value outside every band is the `from` variable's (age), not the band's
+        out.append(con.execute(f"""SELECT _row AS source_row, {sql_string(bands.get(variable, variable))} AS "column",
+                                          {quote_identifier('__raw__' + variable)} AS value,
+                                          {quote_identifier(flag)} AS rule
+                                   FROM {candidate} WHERE {quote_identifier(flag)} IS NOT NULL""").df())
     out.append(schema_failures(con, candidate, spec.target))
-    failures = pd.concat(out, ignore_index=True)
+    failures = pd.concat([f for f in out if not f.empty] or [out[-1]], ignore_index=True)
+    delivered = [name.removeprefix("__raw__") for name in audit if name.startswith("__raw__")]
+    failures = _delivered_values(con, candidate, failures, delivered)
     # a value the spec could not read is also null afterwards: report the cause, not the consequence
-    required = failures["rule"] == "required value is missing"
+    required = failures["rule"] == REQUIRED_MISSING
     explained = failures[~required].set_index(["source_row", "column"]).index
     keep = ~required | ~failures.set_index(["source_row", "column"]).index.isin(explained)
-    return failures[keep].sort_values(["source_row", "column"], ignore_index=True)
+    failures = failures[keep].sort_values(["source_row", "column"], ignore_index=True)
+    failures["source_row"] = failures["source_row"].astype("int64")
+    # a required value that was delivered and is still null was declared missing by the spec
+    given = failures["value"].map(lambda v: v is not None and str(v).strip() != "")
+    failures.loc[(failures["rule"] == REQUIRED_MISSING) & given, "rule"] = REQUIRED_MISSING_CODE
+    return _located(con, candidate, spec, failures, file_name)
+
+
+def _delivered_values(con, candidate: str, failures: pd.DataFrame, delivered: list[str]) -> pd.DataFrame:
+    """The value of each failure as delivered (the file's text, `__raw__<variable>`) where the variable is read
+    from the file; the harmonised value otherwise."""
+    variables = sorted(set(failures["column"]) & set(delivered))
+    failures = failures.assign(value=failures["value"].astype(object))
+    if failures.empty or not variables:
+        return failures
+    con.register("_failing", failures[["source_row"]].drop_duplicates())
+    raw = con.execute(f"""SELECT _row AS source_row,
+                                 {', '.join(f"{quote_identifier('__raw__' + v)} AS {quote_identifier(v)}"
+                                            for v in variables)}
+                          FROM {candidate} WHERE _row IN (SELECT source_row FROM _failing)""").df()
+    con.unregister("_failing")
+    long = raw.melt(id_vars="source_row", var_name="column", value_name="_delivered")
+    merged = failures.merge(long.astype({"source_row": failures["source_row"].dtype}), how="left",
+                            on=["source_row", "column"])
+    from_file = merged["column"].isin(variables)
+    merged.loc[from_file, "value"] = merged.loc[from_file, "_delivered"]
+    merged["value"] = merged["value"].map(lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v))
+                                          else str(v))
+    return merged.drop(columns="_delivered")
+
+
+def _located(con, candidate: str, spec: MappingSpec, failures: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    """Add where the provider finds each failure: `line` (a CSV's line, header = 1; null for binary formats),
+    `file_column` (the file's own name(s), comma-joined) and `message`, e.g. "kids.csv, line 3, column 'peso'
+    (weight): weight must be greater than 0 (value '0')"."""
+    lines: dict[int, int] = {}
+    if not failures.empty and _has_lines(con, candidate):
+        con.register("_failing", failures[["source_row"]].drop_duplicates())
+        lines = dict(con.execute(f"SELECT _row, _line FROM {candidate} WHERE _line IS NOT NULL AND "
+                                 "_row IN (SELECT source_row FROM _failing)").fetchall())
+        con.unregister("_failing")
+    names = {variable: ", ".join(_columns_of(c)) for variable, c in file_columns(spec).items()}
+    failures = failures.assign(line=failures["source_row"].map(lines).astype("Int64"),
+                               file_column=failures["column"].map(names))
+    failures["message"] = [
+        str(Violation(file_name, rule, int(row) if pd.isna(line) else int(line),
+                      None if pd.isna(file_column) else file_column, value, harmonised=column,
+                      position="record" if pd.isna(line) else "line"))
+        for row, line, column, file_column, value, rule in failures[["source_row", "line", "column", "file_column",
+                                                                     "value", "rule"]].itertuples(index=False)]
+    return failures
+
+
+def _words_of_cases(schema: pa.DataFrameSchema, cases: pd.DataFrame) -> pd.Series:
+    """The rule of each pandera failure case in words (schemas.validation.check_in_words), looked up once per
+    distinct check from the check object the case names (its column and number)."""
+    keys = ["schema_context", "column", "check", "check_number"]
+    words = {}
+    for context, column, check, number in cases[keys].astype(str).drop_duplicates().itertuples(index=False):
+        words[(context, column, check, number)] = _case_in_words(schema, context, column, check, number)
+    return pd.Series([words[tuple(k)] for k in cases[keys].astype(str).itertuples(index=False)], index=cases.index)
+
+
+def _case_in_words(schema: pa.DataFrameSchema, context: str, column: str, check: str, number: str) -> str:
+    """One failure case's rule in words; pandera's own name of the check when no check object is behind it."""
+    if check == "multiple_fields_uniqueness" and schema.unique:
+        *within, last = schema.unique
+        return f"{last} must be unique within {', '.join(within)}" if within else f"{last} must be unique"
+    if number in ("None", "nan", "<NA>"):
+        return CHECK_NAMES.get(check, check)
+    if context == "Column" and column in schema.columns:
+        siblings = schema.columns[column].checks
+        found = siblings[int(float(number))]
+    elif context == "DataFrameSchema":
+        siblings, found = (), schema.checks[int(float(number))]
+    else:
+        return CHECK_NAMES.get(check, check)
+    # a check inherited from a base model may come under its method name (see SOURCE_LEVEL_CHECKS)
+    return CHECK_NAMES.get(found.name) or check_in_words(found, column, siblings)
 
 
 def schema_failures(con, relation: str, target: str) -> pd.DataFrame:
     """Row checks of the target's pandera model over a relation with a `_row` column, chunk by chunk (never
-    the whole table in pandas): (source_row, column, value, rule)."""
+    the whole table in pandas): (source_row, column, value, rule), the rule in words."""
     out = [pd.DataFrame(columns=["source_row", "column", "value", "rule"])]
     columns = target_columns(target)
     schema = _row_schema(target)
@@ -290,7 +488,7 @@ def schema_failures(con, relation: str, target: str) -> pd.DataFrame:
             where = where[where]
             out.append(pd.DataFrame({"source_row": chunk.loc[where.index.get_level_values(0), "_row"].to_numpy(),
                                      "column": where.index.get_level_values(1).astype(str),
-                                     "value": None, "rule": "required value is missing"}))
+                                     "value": None, "rule": REQUIRED_MISSING}))
             chunk = chunk[~nulls.any(axis=1)].reset_index(drop=True)
         for column in required:
             if columns.get(column) == "BOOLEAN":
@@ -306,15 +504,18 @@ def schema_failures(con, relation: str, target: str) -> pd.DataFrame:
             raise ConfigError(f"{relation}: harmonised table does not fit schemas/{target}.py: "
                               f"column {first['column']}: {first['check']}")
         cases = cases[cases["column"].astype(str) != "_row"].copy()
+        cases["words"] = _words_of_cases(schema, cases)
         named = cases["check"].map(DATAFRAME_CHECK_COLUMNS)
         cases.loc[named.notna(), "column"] = named[named.notna()]
+        if schema.unique:  # a repeated key is reported on its last column (respondent_id)
+            cases.loc[cases["check"] == "multiple_fields_uniqueness", "column"] = schema.unique[-1]
         cases = cases.drop_duplicates(subset=["index", "check"])
         rows = chunk.loc[cases["index"].astype(int), "_row"].to_numpy()
         values = [chunk.at[int(i), c] if c in chunk.columns else None
                   for i, c in zip(cases["index"], cases["column"])]
         out.append(pd.DataFrame({"source_row": rows, "column": cases["column"].astype(str).to_numpy(),
                                  "value": [None if v is None or v is pd.NA else str(v) for v in values],
-                                 "rule": cases["check"].astype(str).replace(CHECK_NAMES).to_numpy()}))
+                                 "rule": cases["words"].to_numpy()}))
     return pd.concat(out, ignore_index=True)
 
 
@@ -344,10 +545,10 @@ def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> Sourc
     raw = tables.raw_delivery_table(spec.target, spec.source_id)
     raw_columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
     missing = _spec_columns_missing(spec, raw_columns)
-    unmapped = sorted(set(raw_columns) - {"_row"} - _spec_columns(spec) - set(spec.ignore))
+    unmapped = sorted(set(raw_columns) - {"_row", "_line"} - _spec_columns(spec) - set(spec.ignore))
     rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
     if missing or unmapped:
-        reasons = [f"column {c!r} named in the spec (key {k}) is not in the file" for k, c in missing]
+        reasons = _missing_in_words(missing)
         if unmapped:
             reasons.append(f"column(s) in the file that the spec neither maps nor ignores: {', '.join(unmapped)}")
         result = SourceResult(spec.source_id, "rejected", rows, 0, 0, reasons)
@@ -356,8 +557,8 @@ def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> Sourc
     con.execute(f"CREATE OR REPLACE TEMP TABLE _candidate AS {compile_mapping(spec, raw_columns)}")
     candidate = "_candidate"
     # a multi-country file (PISA) names its country column; strata then lie within countries
-    reasons = _design_problems(con, candidate, multi_country=spec.country_column is not None)
-    failures = _row_failures(con, candidate, spec)
+    reasons = _design_problems(con, candidate, spec, multi_country=spec.country_column is not None)
+    failures = _row_failures(con, candidate, spec, _file_name(con, spec))
     bad_rows = failures["source_row"].nunique()
     share = bad_rows / rows if rows else 0
     if share > spec.max_rejected_share:
@@ -367,7 +568,7 @@ def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> Sourc
     result = SourceResult(
         spec.source_id, status, rows, 0 if reasons else rows - bad_rows, bad_rows, reasons,
         rule_counts={str(k): int(v) for k, v in failures.groupby("rule")["source_row"].nunique().items()},
-        first_failures=failures.head(MAX_FAILURES_SHOWN).to_dict("records"),
+        first_failures=[_plain(f) for f in failures.head(MAX_FAILURES_SHOWN).to_dict("records")],
         design=design_summary(con, candidate))
     failures.insert(0, "source_id", spec.source_id)
     _write(con, spec, result, candidate, failures[REJECTED_COLUMNS])
@@ -375,16 +576,44 @@ def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> Sourc
     return result
 
 
-def withdraw_source(con: duckdb.DuckDBPyConnection, target: str, source_id: str, reason: str) -> None:
-    """Take a source out of staging (its delivery cannot be read, or its spec is gone) and record why, so that
-    nothing estimated or published still rests on its earlier rows."""
+def _missing_in_words(missing: list[tuple[str, str]]) -> list[str]:
+    """One reason per spec column absent from the file; one for all of them when there are many (the file is
+    then rather not the one the spec describes)."""
+    if len(missing) <= SPEC_COLUMNS_LISTED:
+        return [f"column {c!r} named in the spec (key {k}) is not in the file" for k, c in missing]
+    listed = ", ".join(f"{c!r} (key {k})" for k, c in missing)
+    return [f"{len(missing)} columns named in the spec are not in the file: {listed}; is this the file the spec "
+            "describes?"]
+
+
+def _file_name(con, spec: MappingSpec) -> str:
+    """The name of the delivered file as read (raw.microdata_files), for messages; the spec's `file` otherwise."""
+    if table_exists(con, tables.RAW_MICRODATA_FILES):
+        found = con.execute(f"SELECT path FROM {tables.RAW_MICRODATA_FILES} WHERE source_id = ?",
+                            [spec.source_id]).fetchall()
+        if found:
+            return Path(found[0][0]).name
+    return Path(spec.file).name
+
+
+def _plain(failure: dict) -> dict:
+    """A failure as plain Python values (JSON reports): None for missing, int for numbers."""
+    return {k: None if v is None or (not isinstance(v, str) and pd.isna(v)) else int(v) if k in ("source_row", "line")
+            else v for k, v in failure.items()}
+
+
+def withdraw_source(con: duckdb.DuckDBPyConnection, target: str, source_id: str, reason: str,
+                    status: str = "rejected") -> None:
+    """Take a source out of staging and record why, so that nothing estimated or published still rests on its
+    earlier rows: `rejected` when its delivery cannot be read, `withdrawn` when its spec is gone (the operator's
+    decision, which `cop build --strict` does not count as a failure)."""
     ensure_schemas(con)
     table = harmonised_sources()[target].table
     _create_tables(con, target)
     con.execute(f"DELETE FROM {table} WHERE source_id = ?", [source_id])
     con.execute(f"DELETE FROM {tables.QUALITY_SOURCE_STATUS} WHERE source_id = ?", [source_id])
-    con.execute(f"INSERT INTO {tables.QUALITY_SOURCE_STATUS} VALUES (?, ?, 'rejected', 0, 0, 0, ?, now())",
-                [source_id, target, reason])
+    con.execute(f"INSERT INTO {tables.QUALITY_SOURCE_STATUS} VALUES (?, ?, ?, 0, 0, 0, ?, now())",
+                [source_id, target, status, reason])
 
 
 def delivery_statuses(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -405,6 +634,9 @@ def _create_tables(con, target: str) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
     con.execute(f"""CREATE TABLE IF NOT EXISTS {tables.QUALITY_REJECTED_ROWS}
                     (source_id VARCHAR, source_row BIGINT, "column" VARCHAR, value VARCHAR, rule VARCHAR)""")
+    # added later: a warehouse made before them gets them (earlier failures keep them null)
+    for column, column_type in (("line", "BIGINT"), ("file_column", "VARCHAR"), ("message", "VARCHAR")):
+        con.execute(f"ALTER TABLE {tables.QUALITY_REJECTED_ROWS} ADD COLUMN IF NOT EXISTS {column} {column_type}")
     con.execute(f"""CREATE TABLE IF NOT EXISTS {tables.QUALITY_SOURCE_STATUS}
                     (source_id VARCHAR, target VARCHAR, status VARCHAR, rows BIGINT, accepted_rows BIGINT,
                      rejected_rows BIGINT, reasons VARCHAR, checked_at TIMESTAMP)""")
@@ -442,8 +674,8 @@ def _write(con, spec: MappingSpec, result: SourceResult, candidate: str | None, 
         con.execute(f"DELETE FROM {tables.QUALITY_REJECTED_ROWS} WHERE source_id = ?", [spec.source_id])
         if not failures.empty:
             con.register("_failures", failures)
-            con.execute(f'INSERT INTO {tables.QUALITY_REJECTED_ROWS} SELECT source_id, source_row, "column", value, '
-                        "rule FROM _failures")
+            names = ", ".join(quote_identifier(c) for c in REJECTED_COLUMNS)
+            con.execute(f"INSERT INTO {tables.QUALITY_REJECTED_ROWS} ({names}) SELECT {names} FROM _failures")
             con.unregister("_failures")
         con.execute(f"DELETE FROM {tables.QUALITY_SOURCE_STATUS} WHERE source_id = ?", [spec.source_id])
         con.execute(f"INSERT INTO {tables.QUALITY_SOURCE_STATUS} VALUES (?, ?, ?, ?, ?, ?, ?, now())",

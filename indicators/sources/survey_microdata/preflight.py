@@ -36,9 +36,9 @@ def report_text(result: SourceResult, provenance: dict) -> str:
         lines.append("  rows breaking each rule:")
         lines += [f"    {n:>7}  {rule}" for rule, n in sorted(result.rule_counts.items(), key=lambda x: -x[1])]
     if result.first_failures:
+        # each message names the file, the line (CSV) or record, the file's column, the rule and the value
         lines.append(f"  first failing rows (of {result.rejected_rows}):")
-        lines += [f"    row {f['source_row']}, column {f['column']!r}: {f['rule']} (value {f['value']!r})"
-                  for f in result.first_failures]
+        lines += [f"    {f['message']}" for f in result.first_failures]
     d = result.design
     if d:
         lines.append(f"  design: {d['strata']} strata, {d['psus']} PSUs, weights {d['weight_min']:.6g} to "
@@ -53,7 +53,7 @@ def report_json(result: SourceResult, provenance: dict) -> str:
 
 def report_html(result: SourceResult, provenance: dict) -> str:
     e = html.escape
-    rows = "".join(f"<tr><td>{f['source_row']}</td><td>{e(str(f['column']))}</td><td>{e(str(f['value']))}</td>"
+    rows = "".join(f"<tr><td>{e(_where(f))}</td><td>{e(_column(f))}</td><td>{e(str(f['value']))}</td>"
                    f"<td>{e(str(f['rule']))}</td></tr>" for f in result.first_failures)
     rules = "".join(f"<tr><td>{e(rule)}</td><td>{n}</td></tr>" for rule, n in result.rule_counts.items())
     reasons = "".join(f"<li>{e(r)}</li>" for r in result.reasons) or "<li>none</li>"
@@ -67,8 +67,21 @@ table{{border-collapse:collapse}} .ok{{color:#060}} .no{{color:#a00}}</style></h
 <p>{result.rows} rows, {result.accepted_rows} kept, {result.rejected_rows} rejected.</p>
 <h2>Reasons the source is rejected</h2><ul>{reasons}</ul>
 <h2>Rows breaking each rule</h2><table><tr><th>rule</th><th>rows</th></tr>{rules}</table>
-<h2>First failing rows</h2><table><tr><th>row</th><th>column</th><th>value</th><th>rule</th></tr>{rows}</table>
+<h2>First failing rows</h2><table><tr><th>where</th><th>column</th><th>value</th><th>rule</th></tr>{rows}</table>
 <h2>Design</h2><p>{d.get('strata')} strata, {d.get('psus')} PSUs, weights {d.get('weight_min')} to
 {d.get('weight_max')}, lonely PSU strata: {e(', '.join(d.get('lonely_psu_strata') or []) or 'none')}</p>
 </body></html>
 """
+
+
+def _where(failure: dict) -> str:
+    """"line 3" in a CSV (header = line 1), "record 2" in a binary file."""
+    return f"line {failure['line']}" if failure.get("line") is not None else f"record {failure['source_row']}"
+
+
+def _column(failure: dict) -> str:
+    """The file's column, with the harmonised name beside it when the spec renames it: "peso (weight)"."""
+    file_column, column = failure.get("file_column"), failure["column"]
+    if file_column is None:
+        return str(column)
+    return file_column if file_column == column else f"{file_column} ({column})"

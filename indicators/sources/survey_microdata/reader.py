@@ -4,11 +4,15 @@ CSV (declared encoding and delimiter; every column as text, exactly as delivered
 "yes"/"no" is not turned into booleans before the spec's recode sees it) and Parquet are read by DuckDB itself; SPSS .sav and Stata .dta by
 pyreadstat in chunks (the file is never held in pandas whole), keeping value labels in
 raw.microdata_value_labels; R .rda/.rds by pyreadr (R files are loaded whole by R's own format; factors keep
-their labels as values). Every table gets `_row`, the 1-based record number in the file (header excluded).
+their labels as values). Every table gets `_row`, the 1-based record number in the file (header excluded); a CSV
+table also `_line`, the line of the file where the record starts (header = line 1), which is what a provider
+looks for in an editor. A CSV's encoding and delimiter are checked first (textfile.py), so that a wrong one is
+one message that says which setting to change.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -17,9 +21,11 @@ import pandas as pd
 from indicators import tables
 from indicators.errors import InputError
 from indicators.files import sha256_file
+from indicators.sources.survey_microdata.textfile import (Fix, TextFacts, check_text_file, header_problem,
+                                                          option_fix, ragged_line, record_starts, spec_fix)
 from indicators.tables import sql_string
 from indicators.warehouse import ensure_schemas
-from schemas.mapping_spec import MappingSpec
+from schemas.mapping_spec import MappingSpec, csv_encoding
 
 CHUNK_ROWS = 100_000
 
@@ -36,11 +42,8 @@ def read_microdata(con: duckdb.DuckDBPyConnection, spec: MappingSpec, path: Path
     labels: list[dict] = []
     try:
         if spec.format == "csv":
-            options = spec.csv or type("Defaults", (), {"encoding": "utf-8", "delimiter": ","})()
-            con.execute(f"""CREATE OR REPLACE TABLE {table} AS
-                SELECT row_number() OVER () AS _row, * FROM read_csv({sql_string(str(path))}, header = true,
-                    delim = {sql_string(options.delimiter)}, encoding = {sql_string(options.encoding.lower())},
-                    sample_size = -1, all_varchar = true)""")
+            encoding, delimiter = (spec.csv.encoding, spec.csv.delimiter) if spec.csv else ("utf-8", ",")
+            _read_csv(con, path, table, encoding, delimiter)
         elif spec.format == "parquet":
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT row_number() OVER () AS _row, * "
                         f"FROM read_parquet({sql_string(str(path))})")
@@ -71,6 +74,49 @@ def read_microdata(con: duckdb.DuckDBPyConnection, spec: MappingSpec, path: Path
     con.execute(f"INSERT INTO {tables.RAW_MICRODATA_FILES} VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
                 list(provenance.values()))
     return provenance
+
+
+def _read_csv(con, path: Path, table: str, encoding: str, delimiter: str) -> None:
+    """Every column as text, exactly as delivered, with `_row` and `_line` (see the module docstring)."""
+    facts = check_text_file(path, encoding, delimiter, spec_fix)
+    try:
+        con.execute(f"""CREATE OR REPLACE TABLE {table} AS
+            SELECT row_number() OVER () AS _row, row_number() OVER () + 1 AS _line, *
+            FROM read_csv({sql_string(str(path))}, header = true, delim = {sql_string(delimiter)},
+                          encoding = {sql_string(encoding)}, sample_size = -1, all_varchar = true)""")
+    except duckdb.Error as exc:
+        raise unreadable_csv(path, encoding, delimiter, facts, exc) from None
+    records = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    if facts.lines != records + 1:  # not one line per record: blank lines, or line breaks inside quoted values
+        _set_record_lines(con, table, record_starts(path, encoding, delimiter), records)
+
+
+def _set_record_lines(con, table: str, starts: list[int], records: int) -> None:
+    """`_line` from the start line of each record; null (messages then say the record number) when Python's CSV
+    reader does not find the records DuckDB read."""
+    if len(starts) != records:
+        con.execute(f"UPDATE {table} SET _line = NULL").fetchall()
+        return
+    con.register("_starts", pd.DataFrame({"_row": range(1, records + 1), "_line": starts}))
+    con.execute(f"UPDATE {table} SET _line = _starts._line FROM _starts WHERE {table}._row = _starts._row"
+                ).fetchall()
+    con.unregister("_starts")
+
+
+def unreadable_csv(path: Path, encoding: str, delimiter: str | None, facts: TextFacts, exc: Exception,
+                   fix: Fix = spec_fix) -> InputError:
+    """Why DuckDB could not read a CSV whose encoding and header are fine, in the provider's terms: the first line
+    with another number of fields than the header, else DuckDB's own first line without its jargon prefix."""
+    if delimiter is not None and len(facts.header) > 1:
+        ragged = ragged_line(path, encoding, delimiter, len(facts.header))
+        if ragged is not None:
+            line, fields = ragged
+            shown = "a tab" if delimiter == "\t" else f"'{delimiter}'"
+            return InputError.single(path, f"line {line} has {fields} fields but the header has {len(facts.header)} "
+                                           f"— a stray {shown}, or a value holding {shown} that is not in quotes?")
+    detail = re.sub(r"^[A-Za-z ]*Error: ", "", str(exc).splitlines()[0])
+    return InputError.single(path, f"cannot be read as CSV (encoding {encoding}, delimiter "
+                                   f"{delimiter or 'detected'!r}): {detail}")
 
 
 def _read_readstat(con, spec: MappingSpec, path: Path, table: str) -> list[dict]:
@@ -127,16 +173,19 @@ def _read_r(con, spec: MappingSpec, path: Path, table: str) -> None:
     con.unregister("_frame")
 
 
-def load_table(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> int:
+def load_table(con: duckdb.DuckDBPyConnection, path: Path, table: str, delimiter: str | None = None,
+               encoding: str | None = None) -> int:
     """Any supported microdata file (by its suffix) into a DuckDB table, as delivered; returns the row count.
-    For ad-hoc use (`cop estimate`); the pipeline reads through a mapping spec instead."""
+    For ad-hoc use (`cop estimate`); the pipeline reads through a mapping spec instead. A CSV is read with
+    `delimiter` (default: detected) and `encoding` (default UTF-8), after the same encoding and header checks as
+    the pipeline's, whose messages name the command's --delimiter and --encoding."""
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
     literal = sql_string(str(path))
     if not path.exists():
         raise InputError.single(path, "file does not exist")
     if suffix in ("csv", "txt"):
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv({literal}, header = true)")
+        _load_csv(con, path, table, delimiter, csv_encoding(encoding or "utf-8"))
     elif suffix == "parquet":
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet({literal})")
     elif suffix in ("sav", "dta"):
@@ -153,3 +202,18 @@ def load_table(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> int:
     else:
         raise InputError.single(path, "unsupported format: use .csv, .parquet, .sav or .dta")
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _load_csv(con, path: Path, table: str, delimiter: str | None, encoding: str) -> None:
+    facts = check_text_file(path, encoding, delimiter, option_fix)
+    options = f", delim = {sql_string(delimiter)}" if delimiter else ""
+    try:
+        con.execute(f"""CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv({sql_string(str(path))},
+                        header = true, encoding = {sql_string(encoding)}{options})""")
+    except duckdb.Error as exc:
+        raise unreadable_csv(path, encoding, delimiter, facts, exc, option_fix) from None
+    if delimiter is None:  # DuckDB detected it: a header read as one column means it found none
+        columns = [name for name, *_ in con.execute(f"DESCRIBE {table}").fetchall()]
+        problem = header_problem(columns, None, option_fix) if len(columns) == 1 else None
+        if problem:
+            raise InputError.single(path, problem)
