@@ -13,14 +13,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indicators.fingerprints import (CODE_KEY, REGISTRY_KEY, SETTINGS_KEY, code_version, files_fingerprint,
+from indicators.fingerprints import (CODE_KEY, REGISTRY_KEY, SETTINGS_KEY, VERSIONS, code_version, files_fingerprint,
                                      folder_fingerprint, recorded_fingerprints, settings_fingerprint, _digest)
 from indicators.paths import DEFAULT_REGISTRY
 from indicators.sources import BuildInputs, registered_sources
 
 DEFAULT_MIN_COVERAGE = 0.5
 DEFAULT_LONELY_PSU = "adjust"
-VERSIONS = "_versions"  # the fingerprint-table source holding the code, registry and settings versions
 
 
 @dataclass

@@ -23,6 +23,7 @@ CODE_FILES = ("pyproject.toml", "uv.lock")
 REFERENCE_DIR = DATA_DIR / "reference"
 # rows of the warehouse's fingerprint table that are not a source's partitions
 CODE_KEY, REGISTRY_KEY, SETTINGS_KEY = "_code", "_registry", "_settings"
+VERSIONS = "_versions"  # the fingerprint-table source holding the code, registry and settings versions
 
 
 def _digest(parts: list[tuple[str, str]]) -> str:
@@ -117,6 +118,12 @@ def promote_pending(con, run_id: str) -> int:
                     SELECT source, "partition", fingerprint, now() FROM {RAW_PENDING_FINGERPRINTS}
                     WHERE run_id = ?""", [run_id])
     con.execute(f"DELETE FROM {RAW_PENDING_FINGERPRINTS}")
+    if promoted:
+        # The staged sources are now ahead of the estimates until the release records the versions again: a build
+        # killed or failed in between must not find its sources "unchanged" and publish the estimates of the
+        # previous inputs. Forgetting the settings version makes the next build run every (incremental) estimate.
+        con.execute(f"DELETE FROM {RAW_BUILD_FINGERPRINTS} WHERE source = ? AND \"partition\" = ?",
+                    [VERSIONS, SETTINGS_KEY])
     return int(promoted)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from datetime import datetime, timezone
@@ -27,6 +28,7 @@ from indicators.errors import CopError
 from indicators.files import sha256_file
 from indicators.gaps import derived_series
 from indicators.public_database import sources_frame, write_public_database
+from indicators.quality_report import quality_report
 from indicators.report import write_report
 from indicators.sdmx import write_sdmx
 from indicators.observations import (missing_decimals, release_observations_sql, table_exists,
@@ -60,33 +62,68 @@ def observations_fingerprint(observations: pd.DataFrame) -> str:
 
 def publish_release(con: duckdb.DuckDBPyConnection, *, published_dir: Path, release_id: str,
                     indicators: list[Indicator], inputs: list[dict], counts: dict, synthetic: bool,
-                    deliveries: list[dict] | None = None, build_fingerprint: str | None = None) -> Path:
+                    deliveries: list[dict] | None = None, build_fingerprint: str | None = None,
+                    checks: list[dict] | None = None) -> Path:
     """Write the release `release_id` into `published_dir` (write-audit-publish) and move `latest` to it.
 
     `inputs`: provenance of every input file the observations rest on; `deliveries`: every survey delivery of the
-    build with its verdict (harmonise_survey.delivery_statuses), so that the manifest lists what was left out."""
+    build with its verdict (harmonise_survey.delivery_statuses), so that the manifest lists what was left out;
+    `checks`: the latest outcome of every asset check (source, asset, check, passed, run_id), for the quality
+    report."""
     check_release_id(release_id)
     published_dir = Path(published_dir)
+    try:
+        return _publish(con, published_dir, release_id, indicators, inputs, counts, synthetic, deliveries or [],
+                        build_fingerprint, checks or [])
+    except (OSError, duckdb.Error) as exc:
+        failure = _write_failure(exc)
+        if failure is None:
+            raise
+        raise CopError(f"{published_dir}: cannot write the release: {failure}; nothing was published "
+                       "(free some space, or give a folder you may write with --out)") from exc
+
+
+def _publish(con, published_dir: Path, release_id: str, indicators, inputs, counts, synthetic, deliveries,
+             build_fingerprint, checks) -> Path:
     published_dir.mkdir(parents=True, exist_ok=True)
     final = published_dir / release_id
     if final.exists():
         raise CopError(f"{final}: a release with this id already exists; releases are never overwritten")
+    # the hidden folder of a build killed while publishing (builds hold indicators.build_lock: none is running)
+    for leftover in published_dir.glob(".incoming-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     incoming = published_dir / f".incoming-{release_id}"
-    shutil.rmtree(incoming, ignore_errors=True)
     incoming.mkdir()
     try:
-        _write_release(con, incoming, release_id, indicators, inputs, counts, synthetic, deliveries or [],
-                       build_fingerprint)
+        _write_release(con, incoming, release_id, indicators, inputs, counts, synthetic, deliveries,
+                       build_fingerprint, checks)
         os.rename(incoming, final)
     except BaseException:
         shutil.rmtree(incoming, ignore_errors=True)
         raise
-    _point_latest(published_dir, release_id)
+    try:
+        _point_latest(published_dir, release_id)
+    except BaseException:  # `latest` did not move: the release is not published, so it does not stay in sight
+        shutil.rmtree(final, ignore_errors=True)
+        raise
     return final
 
 
+def _write_failure(exc: BaseException) -> str | None:
+    """What went wrong writing (a full disk, a read-only or vanished folder), in the operating system's words with
+    the file it was writing; None when `exc` is no write failure (a DuckDB error of another kind)."""
+    if isinstance(exc, OSError):
+        if not exc.strerror:
+            return str(exc)
+        return f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror
+    # DuckDB: 'IO Error: Could not write file "<path>": No space left on device' (also inside a failed commit)
+    found = re.search(r'Could not (?:write|open|create) (?:file )?"([^"]+)": (.+)', str(exc))
+    return f"{found.group(2).strip()} ({found.group(1)})" if found else None
+
+
 def _write_release(con, folder: Path, release_id: str, indicators: list[Indicator], inputs: list[dict],
-                   counts: dict, synthetic: bool, deliveries: list[dict], build_fingerprint: str | None) -> None:
+                   counts: dict, synthetic: bool, deliveries: list[dict], build_fingerprint: str | None,
+                   checks: list[dict]) -> None:
     decimals = published_decimals(indicators)
     unknown = missing_decimals(con, decimals)
     if unknown:
@@ -101,6 +138,9 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
 
     parquet = folder / "observations.parquet"
     con.execute(f"COPY ({query}) TO '{parquet}' (FORMAT parquet, COMPRESSION zstd)")
+
+    quality = quality_report(con, observations, inputs, checks)
+    quality.to_parquet(folder / "quality_report.parquet", index=False)
 
     catalogue = release_catalogue(indicators, observations)
     catalogue.to_parquet(folder / "catalogue.parquet", index=False)
@@ -131,6 +171,7 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
         "left_out": [{k: d[k] for k in ("source_id", "target", "status", "rows", "reasons")}
                      for d in deliveries if d["status"] != "accepted"],
         "survey_deliveries": deliveries,
+        "quality": quality_summary(quality, observations, deliveries),
         "row_counts": {**counts, "observations": len(observations)},
         "indicators": {code: int(n) for code, n in observations.groupby("INDICATOR").size().items()},
         "observations_fingerprint": observations_fingerprint(observations),
@@ -139,6 +180,21 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
         "outputs": outputs,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def quality_summary(quality: pd.DataFrame, observations: pd.DataFrame, deliveries: list[dict]) -> dict:
+    """The manifest's digest of quality_report.parquet: what was left out or held back, in figures."""
+    verdicts = quality[quality["item"] == "verdict"]
+    checks = quality[quality["item"] == "check"]
+    return {
+        "sources_rejected": sorted(verdicts.loc[verdicts["status"] == "rejected", "source_id"]),
+        "sources_withdrawn": sorted(verdicts.loc[verdicts["status"] == "withdrawn", "source_id"]),
+        # rows of accepted deliveries left out (a row breaking two rules counts once; quality_report has the rules)
+        "rows_rejected": int(sum(d["rejected_rows"] or 0 for d in deliveries)),
+        "checks": int(len(checks)),
+        "checks_failed": sorted(checks.loc[checks["passed"].eq(False).fillna(False).astype(bool), "rule"]),
+        "cells_suppressed": int((observations["OBS_STATUS"] == "Q").sum()),
+    }
 
 
 def release_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -95,26 +95,32 @@ def _user_error(error_info) -> str | None:
     return None
 
 
-def _plan(args: argparse.Namespace, sources: Path, manifest: Path | None, out: Path):
-    """The build plan and the paths it was made for (no Dagster import: "nothing to do" answers fast)."""
-    from indicators.build_plan import estimation_settings, plan_build
+def _paths(args: argparse.Namespace, sources: Path, manifest: Path | None) -> tuple[Path, Path, Path]:
+    """The mappings folder, warehouse file and source store of this build."""
     from indicators.paths import DEFAULT_STORE, MAPPINGS_DIR, default_warehouse
-    from indicators.sources import BuildInputs
 
     mappings = Path(args.mappings or os.environ.get("COP_MAPPINGS") or MAPPINGS_DIR).resolve()
     warehouse = Path(args.warehouse or os.environ.get("COP_WAREHOUSE")
                      or default_warehouse(sources, manifest, mappings)).resolve()
     store = Path(os.environ.get("COP_STORE") or DEFAULT_STORE).resolve()
+    return mappings, warehouse, store
+
+
+def _plan(args: argparse.Namespace, sources: Path, manifest: Path | None, out: Path, mappings: Path,
+          warehouse: Path, store: Path):
+    """The build plan (no Dagster import: "nothing to do" answers fast)."""
+    from indicators.build_plan import estimation_settings, plan_build
+    from indicators.sources import BuildInputs
+
     inputs = BuildInputs(sources, manifest, mappings, store)
-    plan = plan_build(inputs, warehouse, out, Path(args.registry) if args.registry else None,
+    return plan_build(inputs, warehouse, out, Path(args.registry) if args.registry else None,
                       estimation_settings(args.min_coverage))
-    return plan, mappings, warehouse
 
 
 def build(args: argparse.Namespace) -> int:
     from indicators.errors import CopError
     from indicators.paths import DEFAULT_PUBLISHED, DEFAULT_SOURCES
-    from indicators.release_ids import check_release_id, latest_release
+    from indicators.release_ids import check_release_id
 
     started = time.monotonic()
     sources = Path(args.sources or os.environ.get("COP_SOURCES") or DEFAULT_SOURCES).resolve()
@@ -142,14 +148,33 @@ def build(args: argparse.Namespace) -> int:
         if not manifest.is_file():
             print(f"cop build: --manifest {manifest}: no such file", file=sys.stderr)
             return 2
+    mappings, warehouse, store = _paths(args, sources, manifest)
+    from indicators.build_lock import BuildLocked, build_lock
+
+    try:
+        with build_lock(warehouse, out):
+            return _locked_build(args, started, sources, manifest, out, mappings, warehouse, store)
+    except BuildLocked as exc:
+        print(f"cop build: refused: {exc}", file=sys.stderr)
+        return 1
+    except CopError as exc:  # the warehouse's or the releases' folder cannot be written
+        print(f"cop build: FAILED, nothing was published: {exc}", file=sys.stderr)
+        return 1
+
+
+def _locked_build(args: argparse.Namespace, started: float, sources: Path, manifest: Path | None, out: Path,
+                  mappings: Path, warehouse: Path, store: Path) -> int:
+    """A build holding the warehouse and releases-folder locks: plan, then nothing to do or one Dagster run."""
+    from indicators.release_ids import latest_release
+
     previous = latest_release(out)
-    plan, mappings, warehouse = _plan(args, sources, manifest, out)
+    plan = _plan(args, sources, manifest, out, mappings, warehouse, store)
     print(f"cop build: sources {sources}\n" + (f"           manifest {manifest}\n" if manifest else "")
           + f"           warehouse {warehouse}\n           publishing to {out}", flush=True)
     if plan.nothing_to_do and not args.force:
         print(f"cop build: nothing to do: release {previous.name} was built from exactly these inputs, code, "
               f"registry and settings ({time.monotonic() - started:.1f} s)\n           {previous}")
-        return 0
+        return _strict_exit(args.strict, _rejected_in_manifest(previous))
     for line in plan.summary():
         print(f"  {line}", flush=True)
 
@@ -177,10 +202,10 @@ def build(args: argparse.Namespace) -> int:
                                     tags={**WAREHOUSE_WRITER_TAGS, **selection.tags})
     took = time.monotonic() - started
     if result.success:
-        _print_deliveries(warehouse, selection.partitions)
+        rejected = _print_deliveries(warehouse, selection.partitions)
         release = latest_release(out)
         print(f"cop build: published release {release.name} in {took:.1f} s\n           {release}")
-        return 0
+        return _strict_exit(args.strict, rejected)
     print("\ncop build: FAILED, nothing was published.", file=sys.stderr)
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
@@ -200,8 +225,9 @@ def build(args: argparse.Namespace) -> int:
     return 1
 
 
-def _print_deliveries(warehouse: Path, partitions: list[str]) -> None:
-    """The verdict of every survey delivery of the warehouse: read in this run or kept, accepted or rejected."""
+def _print_deliveries(warehouse: Path, partitions: list[str]) -> list[str]:
+    """Print the verdict of every survey delivery of the warehouse (read in this run or kept; accepted, rejected or
+    withdrawn, each left-out one with its reason); return the rejected ones."""
     import duckdb
 
     from indicators.sources.survey_microdata.harmonise import delivery_statuses
@@ -212,13 +238,33 @@ def _print_deliveries(warehouse: Path, partitions: list[str]) -> None:
     finally:
         con.close()
     if not statuses:
-        return
-    accepted = [d for d in statuses if d["status"] == "accepted"]
-    print(f"survey deliveries: {len(accepted)} accepted, {len(statuses) - len(accepted)} rejected or withdrawn; "
-          f"{len(partitions)} in this run's range", flush=True)
+        return []
+    counts = {status: sum(d["status"] == status for d in statuses) for status in ("accepted", "rejected", "withdrawn")}
+    print(f"survey deliveries: {counts['accepted']} accepted, {counts['rejected']} rejected, {counts['withdrawn']} "
+          f"withdrawn; {len(partitions)} read in this run", flush=True)
     for d in statuses:
         if d["status"] != "accepted":
-            print(f"  {d['source_id']}: REJECTED, left out of this build: {d['reasons']}", flush=True)
+            print(f"  {d['source_id']}: {d['status'].upper()}, left out of this release: {d['reasons']}", flush=True)
+    return [d["source_id"] for d in statuses if d["status"] == "rejected"]
+
+
+def _rejected_in_manifest(release: Path | None) -> list[str]:
+    """The sources a published release left out as rejected (its manifest's quality digest)."""
+    if release is None or not (release / "manifest.json").is_file():
+        return []
+    import json
+
+    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    return list(manifest.get("quality", {}).get("sources_rejected", []))
+
+
+def _strict_exit(strict: bool, rejected: list[str]) -> int:
+    """Exit code of a build that published (or had nothing to do): 0, or with --strict 1 when a source was rejected."""
+    if strict and rejected:
+        print(f"cop build --strict: {len(rejected)} source(s) rejected ({', '.join(rejected)}): exit 1. The release "
+              "was published without them; see quality_report.parquet in it.", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _print_check_failure(check) -> None:
@@ -414,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     build_parser.add_argument("--registry", help="indicator registry folder (default: indicators/registry)")
     build_parser.add_argument("--force", action="store_true",
                               help="rebuild everything, even what the warehouse already holds unchanged")
+    build_parser.add_argument("--strict", action="store_true",
+                              help="exit 1 when a source was rejected (the release is still published without it); "
+                                   "for scheduled runs that must alert")
     build_parser.add_argument("--verbose", action="store_true",
                               help="show every step as it starts, every check and every message of the steps")
     build_parser.add_argument("--min-coverage", type=float, default=None,

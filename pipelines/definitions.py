@@ -55,7 +55,11 @@ def build_definitions(sources_dir: str | Path | None = None, published_dir: str 
     # the assets of the sources delivered in partitions (the survey deliveries), which the sensors start runs of
     partitioned_sources = [a for found, _ in by_source.values() if any(x.partitions_def for x in found)
                            for a in found]
-    final_assets, final_checks = release.build_defs(_keys(assets, "staging"), _keys(assets, "estimates"))
+    check_sources = {key: name for name, found in
+                     [("reference", reference.CHECKS)] + [(n, c) for n, (_, c) in by_source.items()]
+                     for c in found for key in c.check_keys}
+    final_assets, final_checks = release.build_defs(_keys(assets, "staging"), _keys(assets, "estimates"),
+                                                    check_sources)
     all_assets = reference.ASSETS + assets + final_assets
     build_job = dg.define_asset_job(BUILD_JOB, selection=dg.AssetSelection.assets(*all_assets),
                                     tags=WAREHOUSE_WRITER_TAGS,

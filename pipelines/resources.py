@@ -39,7 +39,12 @@ class WarehouseResource(DuckDBResource):
     def get_connection(self):
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with super().get_connection() as con:
-            yield con
+            try:
+                yield con
+            finally:
+                # dagster_duckdb closes the connection only when the step succeeded: a failed step would keep the
+                # warehouse open in a long-lived process (the daemon, a test) until garbage collection
+                con.close()
 
 
 def default_resources(sources_dir: str | Path | None = None, published_dir: str | Path | None = None,

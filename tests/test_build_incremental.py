@@ -38,7 +38,9 @@ class Builds:
             code = cli.main(["build", "--sources", str(self.sources), "--mappings", str(self.mappings),
                              "--out", str(self.root / "published"), "--warehouse", str(self.root / "w.duckdb"),
                              *extra])
-        return code, capsys.readouterr().out
+        captured = capsys.readouterr()
+        self.err = captured.err  # what the build wrote to stderr (failures, --strict's alert)
+        return code, captured.out
 
     def instance(self) -> dg.DagsterInstance:
         with pytest.MonkeyPatch.context() as patch:

@@ -83,7 +83,7 @@ def test_release_folder_holds_every_output_and_latest_points_to_it(built):
     assert sorted(p.name for p in release.iterdir()) == [
         "catalogue.md", "catalogue.parquet", "charts", "cop_indicators.duckdb", "manifest.json",
         "observations.parquet", "observations.sdmx-structure.json", "observations.sdmx.csv", "profiles",
-        "report.html"]
+        "quality_report.parquet", "report.html"]
     assert (built / "latest").resolve() == release.resolve()
     assert (built / "LATEST").read_text().strip() == "test-release-1"
     assert not [p for p in built.iterdir() if p.name.startswith(".incoming")]

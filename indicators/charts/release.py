@@ -208,6 +208,8 @@ def draw_job(job: ChartJob, release_folder: str, release_id: str) -> ChartFile:
         fig = CHART_FUNCTIONS[job.function](**job.kwargs, release_id=release_id)
         description = _describe(job, fig.chart_data)
         save_chart(fig, Path(release_folder) / job.path)
+    except OSError:   # a full disk or a read-only folder: the error names the file, the build says what to do
+        raise
     except Exception as error:   # name the chart: a worker's traceback alone does not say which one failed
         raise RuntimeError(f"{job.path} ({job.function} of {job.indicator}): {type(error).__name__}: {error}") \
             from error

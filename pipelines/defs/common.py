@@ -79,3 +79,21 @@ def indicator_rows_result(context, label: str, rows: dict[str, int]):
         context.log.warning(f"no value could be computed for {', '.join(empty)}: their inputs are missing "
                             "from the sources (they stay in the catalogue, with no observations)")
     return dg.MaterializeResult(metadata={code: dg.MetadataValue.int(n) for code, n in rows.items()})
+
+
+def latest_check_outcomes(context, check_sources: dict) -> list[dict]:
+    """The latest completed evaluation of every asset check of the build (`check_sources`: AssetCheckKey -> the
+    source it belongs to): this run's, or for a check whose asset this run did not touch (nothing changed there),
+    that of the run that last evaluated it; a check never evaluated has passed None."""
+    keys = sorted(check_sources, key=lambda k: k.to_user_string())
+    records = context.instance.event_log_storage.get_asset_check_summary_records(keys)
+    outcomes = []
+    for key in keys:
+        record = records.get(key)
+        execution = record.last_completed_check_execution_record if record else None
+        event = execution.event.dagster_event if execution and execution.event else None
+        evaluation = event.event_specific_data if event else None
+        outcomes.append({"source": check_sources[key], "asset": key.asset_key.to_user_string(), "check": key.name,
+                         "passed": getattr(evaluation, "passed", None),
+                         "run_id": execution.run_id if execution else None})
+    return outcomes

@@ -17,11 +17,16 @@ from indicators.release import publish_release, release_counts
 from indicators.release_ids import new_release_id
 from indicators.sources.survey_microdata.harmonise import delivery_statuses
 from indicators.tables import table_exists
-from pipelines.defs.common import SOURCES_CHECKED, build_registry, build_versions
+from pipelines.defs.common import SOURCES_CHECKED, build_registry, build_versions, latest_check_outcomes
 from pipelines.resources import BuildSettings, WarehouseResource
 
 
-def build_defs(staging_keys: list[dg.AssetKey], estimate_keys: list[dg.AssetKey]) -> tuple[list, list]:
+def build_defs(staging_keys: list[dg.AssetKey], estimate_keys: list[dg.AssetKey],
+               check_sources: dict[dg.AssetCheckKey, str] | None = None) -> tuple[list, list]:
+    """The gate, the group values and the release, over the sources' staging and estimates assets;
+    `check_sources` (AssetCheckKey -> source name) attributes each check in the release's quality report."""
+    check_sources = dict(check_sources or {})
+
     @dg.asset(key=SOURCES_CHECKED, group_name="harmonise", pool="warehouse", kinds={"duckdb"}, deps=staging_keys,
               description="Every source file of the run was read, harmonised and passed its blocking checks: "
                           "estimation waits for this, so that a bad file fails the build before any estimate is "
@@ -85,10 +90,12 @@ def build_defs(staging_keys: list[dg.AssetKey], estimate_keys: list[dg.AssetKey]
                                      indicators=registry, inputs=inputs, counts=release_counts(con),
                                      deliveries=delivery_statuses(con),
                                      synthetic=any(bool(i["synthetic"]) for i in inputs),
-                                     build_fingerprint=versions.pop("build_fingerprint"))
+                                     build_fingerprint=versions.pop("build_fingerprint"),
+                                     checks=latest_check_outcomes(context, check_sources))
             for key, value in versions.items():
                 record_fingerprint(con, VERSIONS, key, value)
         context.log.info(f"published release {release_id} at {folder}")
         return dg.MaterializeResult(metadata={"release_id": release_id, "path": dg.MetadataValue.path(str(folder))})
 
+    check_sources.update({key: "release" for key in group_values_follow_the_rules.check_keys})
     return [sources_checked, estimates_aggregates, release], [group_values_follow_the_rules]

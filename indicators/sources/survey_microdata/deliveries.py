@@ -58,10 +58,16 @@ def staged_sources(con: duckdb.DuckDBPyConnection, target: str = "child_survey")
 
 def withdraw_missing(con: duckdb.DuckDBPyConnection, specs: dict[str, Path], target: str = "child_survey"
                      ) -> list[str]:
-    """Sources staged earlier whose mapping spec is no longer in the mappings folder are taken out of staging."""
-    gone = [s for s in staged_sources(con, target) if s not in specs]
+    """Sources staged earlier, or rejected earlier, whose mapping spec is no longer in the mappings folder are taken
+    out of staging and recorded as withdrawn (a rejected delivery whose spec the operator removed is no longer a
+    rejection)."""
+    known = set(staged_sources(con, target))
+    if table_exists(con, tables.QUALITY_SOURCE_STATUS):
+        known |= {s for (s,) in con.execute(f"""SELECT source_id FROM {tables.QUALITY_SOURCE_STATUS}
+                                                WHERE target = ? AND status <> 'withdrawn'""", [target]).fetchall()}
+    gone = sorted(s for s in known if s not in specs)
     for source_id in gone:
-        withdraw_source(con, target, source_id, "no mapping spec for this source in this build")
+        withdraw_source(con, target, source_id, "no mapping spec for this source in this build", "withdrawn")
     return gone
 
 
