@@ -37,8 +37,9 @@ def quality_report(con: duckdb.DuckDBPyConnection, observations: pd.DataFrame, i
     verdicts = _verdicts(con, inputs)
     kinds = dict(zip(verdicts["source_id"], verdicts["source"]))
     parts = [verdicts, _rejected_rows(con), _checks(checks), _suppressed_cells(observations, kinds)]
-    frame = pd.concat([p for p in parts if not p.empty], ignore_index=True)
-    frame = frame.reindex(columns=COLUMNS)
+    # stacked as records: the parts leave different columns empty, which pandas' concat would have to guess at
+    records = [record for part in parts for record in part.to_dict("records")]
+    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
     return frame.astype({"count": "Int64", "passed": "boolean"})
 
 
