@@ -11,6 +11,7 @@ spec error, not one failure per row of the file.
 from __future__ import annotations
 
 import codecs
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -165,11 +166,24 @@ def load_mapping_spec(spec_file: Path, target_columns: dict[str, str], check_fil
             problems.append(f"key derive.{variable}.from: {rule.from_!r} is not a renamed variable of this spec")
     problems += _fixed_value_problems(spec, target_columns)
     problems += _required_variables_missing(spec)
-    if check_file and not spec.path(spec_file).exists():
-        problems.append(f"key file: {spec.path(spec_file)} does not exist")
+    problems += _file_problems(spec, spec_file, check_file)
     if problems:
         raise ConfigError("invalid mapping spec\n  " + "\n  ".join(f"{spec_file}: {p}" for p in problems))
     return spec
+
+
+def _file_problems(spec: MappingSpec, spec_file: Path, check_file: bool) -> list[str]:
+    """The `file:` key: relative to the spec's folder (a spec and its data move together; an absolute path would
+    let a spec read any file of the machine into a release's messages), no control characters (they would reach
+    the operator's terminal as escape sequences), and the file exists."""
+    controls = list(dict.fromkeys(c for c in spec.file if unicodedata.category(c) == "Cc"))
+    if controls:
+        return [f"key file: the file name holds control characters ({', '.join(map(repr, controls))})"]
+    if Path(spec.file).is_absolute():
+        return [f"key file: {spec.file!r} is an absolute path: give the path relative to the spec's folder"]
+    if check_file and not spec.path(spec_file).exists():
+        return [f"key file: {spec.path(spec_file)} does not exist"]
+    return []
 
 
 # ------------------------------------------------------------------ spec-level facts checked against the model

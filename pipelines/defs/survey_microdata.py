@@ -59,7 +59,7 @@ def raw_child_survey(context: dg.AssetExecutionContext, build: BuildSettings,
             p = outcome.provenance
             context.log.info(f"{outcome.source_id}: read {Path(p['path']).name} ({p['format']}): {p['rows']} rows")
         else:
-            context.log.error(f"{outcome.source_id}: REJECTED, cannot be read: {outcome.error}")
+            context.log.error(f"{outcome.source_id}: REJECTED, left out of this build: {outcome.error}")
     unchanged = sorted(set(keys) - set(changed))
     if unchanged:
         context.log.info(f"{len(unchanged)} deliveries unchanged since they were staged, not read again")

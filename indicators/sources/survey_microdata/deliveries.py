@@ -11,6 +11,7 @@ import duckdb
 
 from indicators import tables
 from indicators.errors import CopError
+from indicators.files import load_yaml
 from indicators.sources.survey_microdata.harmonise import (SourceResult, audit_staged, harmonise_source,
                                                            withdraw_source)
 from indicators.sources.survey_microdata.reader import read_microdata
@@ -28,25 +29,41 @@ class ReadOutcome:
 
 
 def read_delivery(con: duckdb.DuckDBPyConnection, spec_file: Path, store: Path | None = None) -> ReadOutcome:
-    """Read one delivery into raw.<target>__<source_id>. A file that cannot be read withdraws the source (its earlier
-    rows leave staging and its raw table is dropped): a rejected re-delivery never leaves the previous delivery's
-    rows to be published under its name."""
-    spec = load_spec(spec_file)
+    """Read one delivery into raw.<target>__<source_id>. A delivery whose spec is invalid or whose file cannot be
+    read is rejected on its own (the other deliveries go on): its earlier rows leave staging and its raw table is
+    dropped, so that a rejected re-delivery never leaves the previous delivery's rows published under its name."""
+    target, source_id = _spec_head(spec_file)
+    try:
+        spec = load_spec(spec_file)
+    except CopError as exc:  # one line per problem, each naming the spec file and the key
+        reason = "; ".join(line.strip() for line in str(exc).splitlines())
+        return _reject_unread(con, target, source_id, reason)
     try:
         provenance = read_microdata(con, spec, delivery_file(spec_file, store, spec.source_id))
     except CopError as exc:
-        con.execute(f"DROP TABLE IF EXISTS {tables.raw_delivery_table(spec.target, spec.source_id)}")
-        withdraw_source(con, spec.target, spec.source_id, f"delivery cannot be read: {exc}")
-        return ReadOutcome(spec.source_id, False, error=str(exc))
+        return _reject_unread(con, target, source_id, f"delivery cannot be read: {exc}", str(exc))
     return ReadOutcome(spec.source_id, True, provenance)
 
 
+def _reject_unread(con, target: str, source_id: str, reason: str, error: str | None = None) -> ReadOutcome:
+    con.execute(f"DROP TABLE IF EXISTS {tables.raw_delivery_table(target, source_id)}")
+    withdraw_source(con, target, source_id, reason)
+    return ReadOutcome(source_id, False, error=error or reason)
+
+
+def _spec_head(spec_file: Path) -> tuple[str, str]:
+    """The target and source_id a spec claims (find_specs found it by them), read without checking the rest."""
+    head = load_yaml(Path(spec_file).read_text(encoding="utf-8")) or {}
+    return str(head.get("target", "child_survey")), str(head["source_id"])
+
+
 def harmonise_delivery(con: duckdb.DuckDBPyConnection, spec_file: Path) -> SourceResult | None:
-    """Harmonise and audit a delivery that was read (None when its raw table is absent: it could not be read)."""
-    spec = load_spec(spec_file)
-    if not table_exists(con, tables.raw_delivery_table(spec.target, spec.source_id)):
+    """Harmonise and audit a delivery that was read (None when its raw table is absent: its spec is invalid or its
+    file could not be read, and read_delivery rejected it)."""
+    target, source_id = _spec_head(spec_file)
+    if not table_exists(con, tables.raw_delivery_table(target, source_id)):
         return None
-    return harmonise_source(con, spec)
+    return harmonise_source(con, load_spec(spec_file))
 
 
 def staged_sources(con: duckdb.DuckDBPyConnection, target: str = "child_survey") -> list[str]:
