@@ -31,3 +31,15 @@ def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame
     finally:
         con.unregister("_frame")
     return len(frame)
+
+
+def write_typed_table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, str], frame: pd.DataFrame) -> None:
+    """Replace table `name` with `frame`, typed as `columns` (column -> DuckDB type) say even when it is empty."""
+    ensure_schemas(con)
+    con.execute(f"CREATE OR REPLACE TABLE {name} (" + ", ".join(f"{c} {t}" for c, t in columns.items()) + ")")
+    if len(frame):
+        con.register("_frame", frame[list(columns)])
+        try:
+            con.execute(f"INSERT INTO {name} SELECT * FROM _frame")
+        finally:
+            con.unregister("_frame")

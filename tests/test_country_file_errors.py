@@ -117,7 +117,7 @@ def test_wb_tidy_value_column_and_owid_year_column_carry_their_harmonised_names(
     source = ict_file(tmp_path, OWID_HEADER + "Kenya,KEN,2019.5,22.6\n", layout="owid_tidy", name="owid.csv")
     violation = only(ict_error(source))
     assert place(violation) == (2, "Year", "year", "2019.5") and violation.rule == "year is not a whole number"
-    assert f"line 2, column 'Year' (year): year is not a whole number (value '2019.5')" in str(violation)
+    assert "line 2, column 'Year' (year): year is not a whole number (value '2019.5')" in str(violation)
 
 
 def test_wdi_value_under_an_empty_header_names_its_line_and_position(tmp_path):

@@ -7,7 +7,7 @@
 3. `cop estimate` has --delimiter and --encoding, and the same diagnosis.
 4. Spec-level facts (fixed country, wave, fixed values, variables) are checked once when the spec is loaded.
 
-Code under test: indicators/sources/survey_microdata/{reader,textfile,harmonise,preflight,deliveries}.py,
+Code under test: indicators/sources/survey_microdata/{reader,harmonise,preflight,deliveries}.py, indicators/delivered_csv.py,
 schemas/mapping_spec.py, schemas/validation.py (check_in_words) and pipelines/cli.py. Every test writes its small
 file into tmp_path and runs the real reader, harmonisation or command.
 """

@@ -11,7 +11,6 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
@@ -23,19 +22,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def deliver(folder: Path, source_id: str, country: str, n: int, seed: int, weight: float = 100.0) -> None:
-    """A small Parquet delivery and its mapping spec, in the national names of an imaginary country."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"id": np.arange(1, n + 1), "strat": rng.integers(1, 3, n), "cluster": rng.integers(1, 5, n),
-                          "w": np.full(n, weight), "gender": rng.choice(["boy", "girl"], n),
-                          "age_years": rng.integers(9, 18, n), "online": rng.choice([1, 0], n)})
-    frame.to_parquet(folder / f"{source_id}.parquet", index=False)
-    spec = {"source_id": source_id, "target": "child_survey", "file": f"{source_id}.parquet", "format": "parquet",
-            "country": country, "wave": 2023,
-            "design": {"respondent_id": "id", "stratum": "strat", "psu": "cluster", "weight": "w"},
-            "rename": {"gender": "sex", "age_years": "age", "online": "uses_internet"},
-            "recode": {"sex": {"boy": "M", "girl": "F"}, "uses_internet": {1: True, 0: False}},
-            "derive": {"age_band": {"from": "age", "bands": {"9-11": [9, 11], "12-14": [12, 14], "15-17": [15, 17]}},
-                       "parent_interviewed": {"value": False}}}
+    """A small Parquet delivery and its mapping spec, in the national names of an imaginary country (the corpus's
+    delivery_frame and delivery_spec, so that both describe one delivery)."""
+    from reliability.make_corpus import delivery_frame, delivery_spec
+
+    delivery_frame(n, np.random.default_rng(seed)).assign(w=weight).to_parquet(folder / f"{source_id}.parquet",
+                                                                                index=False)
+    spec = delivery_spec(source_id, country, f"{source_id}.parquet", "parquet")
     (folder / f"child_survey_{source_id}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
 
 

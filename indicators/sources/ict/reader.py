@@ -32,8 +32,8 @@ from pathlib import Path
 import pandas as pd
 
 from indicators import tables
-from indicators.delivered_csv import (archive_kind, check_delimiter, check_field_counts, check_header_names,
-                                      csv_records, delivered_text, number_problem)
+from indicators.delivered_csv import (COUNTRY_FILE, archive_kind, check_header_names, country_file_records,
+                                      field_count_problem, is_blank, number_problem)
 from indicators.files import load_yaml, sha256_file
 from indicators.errors import ConfigError, InputError, Violation
 from schemas.ict import FIRST_YEAR, LAST_YEAR, known_country_codes
@@ -161,7 +161,7 @@ def load_manifest(sources_dir: Path, manifest: Path | str | None = None) -> list
         layout = detect_layout(path)
         if layout is None:
             # an archive named .csv is a delivery to unpack, not a file of another kind: said so
-            kind = archive_kind(path.read_bytes())
+            kind = archive_kind(path)
             log.warning("%s: skipped, %s", path, kind or f"its header is not an ICT layout ({', '.join(LAYOUTS)})")
         elif layout == "wb_tidy":
             log.warning("%s: skipped, a wb_tidy file needs its series named (indicator_code) in a sources.yaml",
@@ -246,19 +246,20 @@ def _text_table(path: Path) -> pd.DataFrame:
     """The file's data rows as text cells under its header, with the editor line each row starts on (`__line`;
     a quoted field may span lines) and the header's line in attrs["header_line"]. Blank lines are skipped; an
     unnamed column (WDI files end every line with a comma) is called "Unnamed: <its 1-based position>"."""
-    records = csv_records(path, delivered_text(path))
-    check_delimiter(path, records)
+    records = country_file_records(path)
     header_at = _header_index([fields for _, fields in records])
     if header_at < 0:
         raise InputError.at_line(path, "no header line found in the first lines (expected the column names of "
                                        f"one of the layouts {', '.join(LAYOUTS)})", 1)
     header_line = records[header_at][0]
     header = [f.strip() for f in records[header_at][1]]
-    check_header_names(path, header, header_line)
-    rows = [(line, fields) for line, fields in records[header_at + 1:] if any(f.strip() for f in fields)]
+    check_header_names(path, header, header_line, COUNTRY_FILE)
+    rows = [(line, fields) for line, fields in records[header_at + 1:] if not is_blank(fields)]
     if not rows:
         raise InputError.at_line(path, "file has a header but no data rows", header_line)
-    check_field_counts(path, header, rows)
+    problem = field_count_problem(path, len(header), rows, ",", COUNTRY_FILE)
+    if problem is not None:
+        raise problem
     names = [name or f"Unnamed: {position}" for position, name in enumerate(header, start=1)]
     table = pd.DataFrame([fields for _, fields in rows], columns=names, dtype=str)
     table.insert(0, "__line", [line for line, _ in rows])

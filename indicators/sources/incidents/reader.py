@@ -35,8 +35,8 @@ from pathlib import Path
 import pandas as pd
 
 from indicators import tables
-from indicators.delivered_csv import (check_delimiter, check_field_counts, check_header_names, csv_records,
-                                      delivered_text)
+from indicators.delivered_csv import (COUNTRY_FILE, check_header_names, country_file_records, field_count_problem,
+                                      header_and_rows)
 from indicators.errors import ConfigError, InputError
 from indicators.files import sha256_file
 from indicators.sources.manifest import read_manifest
@@ -178,17 +178,17 @@ def _records(path: Path) -> pd.DataFrame:
     span lines) and the header's line in attrs["header_line"]. Blank lines are skipped. What is wrong with the
     file as a whole (not a CSV, not UTF-8, another delimiter, a column named twice, a record with more or fewer
     fields than the header) is said once, before any column of the layout is looked for."""
-    records = csv_records(path, delivered_text(path))
-    check_delimiter(path, records)
-    records = [(line, fields) for line, fields in records if any(f.strip() for f in fields)]
-    if not records:
+    header_line, header, rows = header_and_rows(country_file_records(path))
+    if header_line is None:
         raise InputError.at_line(path, "no header line found (the file holds only blank lines)", 1)
-    (header_line, header), rows = records[0], records[1:]
     header = [f.strip() for f in header]
-    check_header_names(path, header, header_line)
+    check_header_names(path, header, header_line, COUNTRY_FILE)
+    rows = list(rows)
     if not rows:
         raise InputError.at_line(path, "file has a header but no data rows", header_line)
-    check_field_counts(path, header, rows)
+    problem = field_count_problem(path, len(header), rows, ",", COUNTRY_FILE)
+    if problem is not None:
+        raise problem
     table = pd.DataFrame([fields for _, fields in rows], columns=header, dtype=str)
     table.insert(0, "__line", [line for line, _ in rows])
     table.attrs["header_line"] = header_line
@@ -264,25 +264,13 @@ def _read_ncmec_by_country(source: IncidentSource, table: pd.DataFrame) -> pd.Da
 
 
 # ---------------------------------------------------------------------------------------------- warehouse
-def _write(con, name: str, columns: dict[str, str], frame: pd.DataFrame) -> None:
-    """Replace table `name` with `frame`, typed as `columns` say even when the frame is empty."""
-    con.execute(f"CREATE OR REPLACE TABLE {name} ("
-                + ", ".join(f"{c} {t}" for c, t in columns.items()) + ")")
-    if len(frame):
-        con.register("_frame", frame[list(columns)])
-        try:
-            con.execute(f"INSERT INTO {name} SELECT * FROM _frame")
-        finally:
-            con.unregister("_frame")
-
-
 def load_raw_incidents(con, sources: list[IncidentSource]) -> list[dict]:
     """Read every incident file into raw.incident_reports, its provenance into raw.incident_files and the
     manifest's unattributed codes into raw.incident_unattributed_codes. With no sources the tables are empty.
 
     All files are read before anything is written, so a bad file leaves the previous raw tables as they were.
     """
-    from indicators.warehouse import ensure_schemas  # local: keeps the reader importable without a warehouse
+    from indicators.warehouse import write_typed_table  # local: keeps the reader importable without a warehouse
 
     frames, provenance, unattributed = [], [], []
     for source in sources:
@@ -291,10 +279,10 @@ def load_raw_incidents(con, sources: list[IncidentSource]) -> list[dict]:
         provenance.append(file_provenance(source, rows=len(frame)))
         unattributed += [{"source_id": source.source_id, "country_code": code, "reason": reason}
                          for code, reason in source.unattributed_codes.items()]
-    ensure_schemas(con)
-    _write(con, tables.RAW_INCIDENT_REPORTS, RAW_COLUMNS,
-           pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(RAW_COLUMNS)))
-    _write(con, tables.RAW_INCIDENT_FILES, FILE_COLUMNS, pd.DataFrame(provenance, columns=list(FILE_COLUMNS)))
-    _write(con, tables.RAW_INCIDENT_UNATTRIBUTED_CODES, UNATTRIBUTED_COLUMNS,
-           pd.DataFrame(unattributed, columns=list(UNATTRIBUTED_COLUMNS)))
+    write_typed_table(con, tables.RAW_INCIDENT_REPORTS, RAW_COLUMNS,
+                      pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(RAW_COLUMNS)))
+    write_typed_table(con, tables.RAW_INCIDENT_FILES, FILE_COLUMNS,
+                      pd.DataFrame(provenance, columns=list(FILE_COLUMNS)))
+    write_typed_table(con, tables.RAW_INCIDENT_UNATTRIBUTED_CODES, UNATTRIBUTED_COLUMNS,
+                      pd.DataFrame(unattributed, columns=list(UNATTRIBUTED_COLUMNS)))
     return provenance

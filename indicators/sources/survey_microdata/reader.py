@@ -6,23 +6,24 @@ pyreadstat in chunks (the file is never held in pandas whole), keeping value lab
 raw.microdata_value_labels; R .rda/.rds by pyreadr (R files are loaded whole by R's own format; factors keep
 their labels as values). Every table gets `_row`, the 1-based record number in the file (header excluded); a CSV
 table also `_line`, the line of the file where the record starts (header = line 1), which is what a provider
-looks for in an editor. A CSV's encoding and delimiter are checked first (textfile.py), so that a wrong one is
-one message that says which setting to change.
+looks for in an editor. A CSV's bytes, encoding and header are checked first (indicators/delivered_csv.py), so that
+a wrong encoding or delimiter is one message that says which setting to change.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import closing
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from indicators import tables
+from indicators.delivered_csv import (OPTIONS, SPEC, Advice, TextFacts, check_delimited_file, check_delimiter,
+                                      csv_records, field_count_problem, header_and_rows, is_empty, record_starts)
 from indicators.errors import InputError
 from indicators.files import sha256_file
-from indicators.sources.survey_microdata.textfile import (Fix, TextFacts, check_text_file, header_problem,
-                                                          option_fix, ragged_line, record_starts, spec_fix)
 from indicators.tables import sql_string
 from indicators.warehouse import ensure_schemas
 from schemas.mapping_spec import MappingSpec, csv_encoding
@@ -36,7 +37,7 @@ def read_microdata(con: duckdb.DuckDBPyConnection, spec: MappingSpec, path: Path
     path = Path(path)
     if not path.exists():
         raise InputError.single(path, "file does not exist")
-    if path.stat().st_size == 0:
+    if is_empty(path):
         raise InputError.single(path, "file is empty")
     table = tables.raw_delivery_table(spec.target, spec.source_id)
     labels: list[dict] = []
@@ -52,7 +53,7 @@ def read_microdata(con: duckdb.DuckDBPyConnection, spec: MappingSpec, path: Path
         else:
             _read_r(con, spec, path, table)
     except duckdb.Error as exc:
-        raise InputError.single(path, f"cannot be read as {spec.format}: {str(exc).splitlines()[0]}") from exc
+        raise InputError.single(path, f"cannot be read as {spec.format}: {_read_failure(spec.format, exc)}") from exc
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     if rows == 0:
         raise InputError.single(path, "file has no data rows")
@@ -78,23 +79,23 @@ def read_microdata(con: duckdb.DuckDBPyConnection, spec: MappingSpec, path: Path
 
 def _read_csv(con, path: Path, table: str, encoding: str, delimiter: str) -> None:
     """Every column as text, exactly as delivered, with `_row` and `_line` (see the module docstring)."""
-    facts = check_text_file(path, encoding, delimiter, spec_fix)
+    facts = check_delimited_file(path, encoding, delimiter, SPEC)
     try:
         con.execute(f"""CREATE OR REPLACE TABLE {table} AS
             SELECT row_number() OVER () AS _row, row_number() OVER () + 1 AS _line, *
             FROM read_csv({sql_string(str(path))}, header = true, delim = {sql_string(delimiter)},
                           encoding = {sql_string(encoding)}, sample_size = -1, all_varchar = true)""")
     except duckdb.Error as exc:
-        raise unreadable_csv(path, encoding, delimiter, facts, exc) from None
+        raise unreadable_csv(path, encoding, delimiter, facts, exc, SPEC) from None
     records = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     if facts.lines != records + 1:  # not one line per record: blank lines, or line breaks inside quoted values
         _set_record_lines(con, table, record_starts(path, encoding, delimiter), records)
 
 
-def _set_record_lines(con, table: str, starts: list[int], records: int) -> None:
+def _set_record_lines(con, table: str, starts: list[int] | None, records: int) -> None:
     """`_line` from the start line of each record; null (messages then say the record number) when Python's CSV
     reader does not find the records DuckDB read."""
-    if len(starts) != records:
+    if starts is None or len(starts) != records:
         con.execute(f"UPDATE {table} SET _line = NULL").fetchall()
         return
     con.register("_starts", pd.DataFrame({"_row": range(1, records + 1), "_line": starts}))
@@ -104,16 +105,16 @@ def _set_record_lines(con, table: str, starts: list[int], records: int) -> None:
 
 
 def unreadable_csv(path: Path, encoding: str, delimiter: str | None, facts: TextFacts, exc: Exception,
-                   fix: Fix = spec_fix) -> InputError:
+                   advice: Advice) -> InputError:
     """Why DuckDB could not read a CSV whose encoding and header are fine, in the provider's terms: the first line
-    with another number of fields than the header, else DuckDB's own first line without its jargon prefix."""
+    with another number of fields than the header (or a quote never closed), else DuckDB's own first line without
+    its jargon prefix."""
     if delimiter is not None and len(facts.header) > 1:
-        ragged = ragged_line(path, encoding, delimiter, len(facts.header))
-        if ragged is not None:
-            line, fields = ragged
-            shown = "a tab" if delimiter == "\t" else f"'{delimiter}'"
-            return InputError.single(path, f"line {line} has {fields} fields but the header has {len(facts.header)} "
-                                           f"— a stray {shown}, or a value holding {shown} that is not in quotes?")
+        with closing(csv_records(path, encoding, delimiter)) as records:
+            rows = header_and_rows(records)[2]
+            problem = field_count_problem(path, len(facts.header), rows, delimiter, advice)
+        if problem is not None:
+            return problem
     detail = re.sub(r"^[A-Za-z ]*Error: ", "", str(exc).splitlines()[0])
     return InputError.single(path, f"cannot be read as CSV (encoding {encoding}, delimiter "
                                    f"{delimiter or 'detected'!r}): {detail}")
@@ -205,15 +206,22 @@ def load_table(con: duckdb.DuckDBPyConnection, path: Path, table: str, delimiter
 
 
 def _load_csv(con, path: Path, table: str, delimiter: str | None, encoding: str) -> None:
-    facts = check_text_file(path, encoding, delimiter, option_fix)
+    facts = check_delimited_file(path, encoding, delimiter, OPTIONS)
     options = f", delim = {sql_string(delimiter)}" if delimiter else ""
     try:
         con.execute(f"""CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv({sql_string(str(path))},
                         header = true, encoding = {sql_string(encoding)}{options})""")
     except duckdb.Error as exc:
-        raise unreadable_csv(path, encoding, delimiter, facts, exc, option_fix) from None
+        raise unreadable_csv(path, encoding, delimiter, facts, exc, OPTIONS) from None
     if delimiter is None:  # DuckDB detected it: a header read as one column means it found none
         columns = [name for name, *_ in con.execute(f"DESCRIBE {table}").fetchall()]
-        problem = header_problem(columns, None, option_fix) if len(columns) == 1 else None
-        if problem:
-            raise InputError.single(path, problem)
+        check_delimiter(path, columns, 1, None, OPTIONS)
+
+
+def _read_failure(file_format: str, exc: duckdb.Error) -> str:
+    """DuckDB's reason, or what it means for the provider where DuckDB's words are its own."""
+    message = str(exc).splitlines()[0]
+    if file_format == "parquet" and "No magic bytes found at end of file" in message:
+        # a Parquet file ends with its footer and the magic bytes PAR1: without them it was cut off
+        return "the file is incomplete (it ends before the Parquet footer) — was the transfer cut off?"
+    return message
