@@ -8,6 +8,7 @@
     cop estimate FILE --weight W [--strata S] [--psu P] [--fpc F]
                  (--proportion EXPR | --mean VAR | --total VAR | --ratio NUM/DEN) [--by A,B]
                  [--lonely-psu adjust] [--format csv|json]
+    cop questionnaire form --round ROUND --out FORM.xlsx
 
 `build` builds a release by materializing every asset with the project's Dagster instance (dagster.yaml beside this
 package), showing progress as it goes. Exit codes: 0 built and published, 1 the build failed (nothing was
@@ -446,6 +447,33 @@ def estimate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def questionnaire_form(args: argparse.Namespace) -> int:
+    """The blank Excel form of the COP national questionnaire for one round, as countries fill it in."""
+    from indicators.sources.national_questionnaire.definition import questionnaire
+    from indicators.sources.national_questionnaire.form import form_id, write_form
+
+    definition = questionnaire()
+    if args.round not in definition.rounds:
+        rounds = ", ".join(str(r) for r in definition.rounds)
+        print(f"cop questionnaire form: --round {args.round}: not a round of the questionnaire (rounds: {rounds})",
+              file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if out.suffix.lower() != ".xlsx":
+        print(f"cop questionnaire form: --out {out}: the form is an Excel workbook, name it *.xlsx", file=sys.stderr)
+        return 2
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_form(definition, args.round, out)
+    except OSError as exc:
+        print(f"cop questionnaire form: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}: form {form_id(args.round, definition.form_version)}, "
+          f"{len(definition.round_questions(args.round))} questions, {len(definition.invited(args.round))} "
+          "invited countries")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cop", description="Child Online Protection indicators pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -517,6 +545,14 @@ def main(argv: list[str] | None = None) -> int:
     tab.add_argument("--encoding", type=_encoding_argument,
                      help="CSV text encoding: utf-8 (default), utf-16 or latin-1")
     tab.set_defaults(handler=estimate_command)
+
+    national = commands.add_parser("questionnaire", help="the COP national questionnaire")
+    national_commands = national.add_subparsers(dest="questionnaire_command", required=True)
+    form = national_commands.add_parser("form", help="write the blank Excel form of a round, for countries to "
+                                                     "fill in")
+    form.add_argument("--round", type=int, required=True, help="the round (year), e.g. 2009")
+    form.add_argument("--out", required=True, help="the form to write (.xlsx)")
+    form.set_defaults(handler=questionnaire_form)
 
     args = parser.parse_args(argv)
     try:
