@@ -11,11 +11,13 @@ Every registry entry says how its country values combine (`aggregation`, see sch
   estimated number of children of that sex, age band or area type, in the indicator's universe, over all the
   children the survey represents). So a regional urban rate weighs each country by its urban children.
 - sum: counts add up (also those of a country without a weight); the weight only measures coverage.
-- country_mean: each country counts once (national questionnaire answers); coverage counts countries.
+- responding_countries (national questionnaire answers): computed by the questionnaire source itself, over the
+  countries that responded in the round, with respondents and response rate (indicators.sources.
+  national_questionnaire.estimates); nothing here.
 
 Only published country cells enter (a value, CONF_STATUS F): a suppressed cell never enters a group value.
 A group value is published when (in this order of precedence; COMMENT_OBS names every rule met):
-- COVERAGE, the share of the group's population (its countries, for country_mean) held by the reporting
+- COVERAGE, the share of the group's population held by the reporting
   members, reaches the build's minimum (50 % by default), else L (the row is kept with OBS_VALUE null);
 - at least `min_countries` (3) countries report it, else Q / CONF_STATUS A (small counts);
 - no country holds more than `max_country_share` of the weight (0.5 for sample-survey estimates, no limit
@@ -53,7 +55,9 @@ CONTRIBUTIONS_TABLE = tables.ESTIMATES_GROUP_CONTRIBUTIONS
 EXCLUSIONS_TABLE = tables.QUALITY_AGGREGATION_EXCLUSIONS
 Z_95 = 1.959963984540054
 # methods whose group values are made from country observations (the others: group_inputs, none)
-COUNTRY_VALUE_METHODS = ("weighted_mean", "sum", "country_mean")
+COUNTRY_VALUE_METHODS = ("weighted_mean", "sum")
+# methods whose group values a source computes itself (Source.group_value_tables)
+SOURCE_COMPUTED_METHODS = ("responding_countries",)
 
 # country-year weights, one row per country, year and weight name
 WEIGHTS_SQL = f"""
@@ -145,7 +149,7 @@ def _comments(rules: list[tuple[str, str]]) -> str:
 def contributions_sql(indicators: list[Indicator], country_observations: str) -> str | None:
     """Every published country value that enters a group value: one row per cell, group and member, with the
     member's weights. `value_weight` weighs the value (weighted_mean: the population times the cell's share of
-    the surveyed population; country_mean: 1; sum: the population, for coverage only); `base_weight` is the
+    the surveyed population; sum: the population, for coverage only); `base_weight` is the
     member's population, which coverage is counted in."""
     selected = _country_value_indicators(indicators)
     if not selected:
@@ -160,7 +164,7 @@ def contributions_sql(indicators: list[Indicator], country_observations: str) ->
                o.REF_AREA AS MEMBER, s.method, s.weight, o.OBS_VALUE AS value, o.STD_ERR AS std_err,
                o.N_UNWEIGHTED AS n, o.OBS_STATUS AS status, o.SOURCE_ID AS source_id, w.w AS base_weight,
                CASE s.method WHEN 'weighted_mean' THEN w.w * coalesce(o.POPULATION_SHARE, 1)
-                             WHEN 'country_mean' THEN 1.0 ELSE w.w END AS value_weight
+                             ELSE w.w END AS value_weight
         FROM ({country_observations}) o JOIN spec s USING (INDICATOR)
         JOIN {tables.REFERENCE_GROUP_MEMBERS} g ON g.iso3 = o.REF_AREA
         LEFT JOIN weights w ON w.ref_area = o.REF_AREA AND w.year = o.TIME_PERIOD AND w.weight = s.weight
@@ -170,7 +174,7 @@ def contributions_sql(indicators: list[Indicator], country_observations: str) ->
 
 
 def country_values_sql(indicators: list[Indicator], min_coverage: float) -> str | None:
-    """Group values from the contributions table (survey estimates, incidents, questionnaire answers)."""
+    """Group values from the contributions table (survey estimates, incidents)."""
     selected = _country_value_indicators(indicators)
     if not selected:
         return None
@@ -192,17 +196,15 @@ def country_values_sql(indicators: list[Indicator], min_coverage: float) -> str 
         WITH spec(INDICATOR, unit, min_countries, max_share) AS (VALUES {spec}),
         member_weights AS ({WEIGHTS_SQL}),
         group_weights AS (
-            -- the denominators of coverage: every member with a weight that year, and every member
+            -- the denominator of coverage: every member with a weight that year
             SELECT g.group_code, w.year, w.weight, sum(w.w) AS total_weight
             FROM {tables.REFERENCE_GROUP_MEMBERS} g JOIN member_weights w ON w.ref_area = g.iso3 GROUP BY ALL),
-        group_sizes AS (SELECT group_code, count(*) AS members FROM {tables.REFERENCE_GROUP_MEMBERS} GROUP BY 1),
         grouped AS (
             SELECT c.INDICATOR, c.REF_AREA, c.TIME_PERIOD, c.SEX, c.AGE, c.URBANISATION,
                    any_value(c.method) AS method, any_value(c.weight) AS weight, count(*) AS countries,
                    CASE any_value(c.method)
                        WHEN 'weighted_mean' THEN sum(c.value * c.value_weight) / sum(c.value_weight)
-                       WHEN 'sum' THEN sum(c.value)
-                       ELSE avg(c.value) END AS value,
+                       ELSE sum(c.value) END AS value,
                    -- a standard error only when every contributing value has one (independent samples)
                    CASE WHEN count(c.std_err) = count(*) THEN
                        CASE any_value(c.method)
@@ -218,13 +220,11 @@ def country_values_sql(indicators: list[Indicator], min_coverage: float) -> str 
             GROUP BY c.INDICATOR, c.REF_AREA, c.TIME_PERIOD, c.SEX, c.AGE, c.URBANISATION),
         ruled AS (
             SELECT g.*, s.unit, s.min_countries, s.max_share,
-                   CASE WHEN g.method = 'country_mean' THEN g.countries / z.members
-                        -- least(): the same weights summed in another order may exceed 1 by a rounding error
-                        ELSE least(1.0, coalesce(g.covered_weight, 0) / nullif(t.total_weight, 0)) END AS coverage
+                   -- least(): the same weights summed in another order may exceed 1 by a rounding error
+                   least(1.0, coalesce(g.covered_weight, 0) / nullif(t.total_weight, 0)) AS coverage
             FROM grouped g JOIN spec s USING (INDICATOR)
             LEFT JOIN group_weights t ON t.group_code = g.REF_AREA AND t.year = g.TIME_PERIOD
-                AND t.weight = g.weight
-            JOIN group_sizes z ON z.group_code = g.REF_AREA)
+                AND t.weight = g.weight)
         SELECT INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION,
                CASE WHEN {shown} THEN value END AS OBS_VALUE, unit AS UNIT_MEASURE,
                CASE WHEN {shown} THEN se END AS STD_ERR,
@@ -288,7 +288,8 @@ def compute_aggregates(con: duckdb.DuckDBPyConnection, indicators: list[Indicato
                     ORDER BY INDICATOR, REF_AREA, TIME_PERIOD, SEX, AGE, URBANISATION""")
     _record_exclusions(con, indicators, country_observations)
     rows = dict(con.execute(f"SELECT INDICATOR, count(*) FROM {tables.ESTIMATES_AGGREGATES} GROUP BY 1").fetchall())
-    return {i.code: rows.get(i.code, 0) for i in indicators if i.aggregation_method != "none"}
+    return {i.code: rows.get(i.code, 0) for i in indicators
+            if i.aggregation_method not in ("none", *SOURCE_COMPUTED_METHODS)}
 
 
 def _record_exclusions(con: duckdb.DuckDBPyConnection, indicators: list[Indicator], country_observations: str):

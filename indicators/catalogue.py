@@ -73,8 +73,10 @@ def aggregation_text(i: Indicator) -> str:
         return f"not aggregated: {spec['reason']}"
     if spec["method"] == "group_inputs":
         text = "computed from group inputs (population-weighted rates, summed persons)"
-    elif spec["method"] == "country_mean":
-        text = "unweighted mean of member countries"
+    elif spec["method"] == "responding_countries":
+        return ("mean over the group's countries that responded and answered, each counted once, published with "
+                f"the number that answered and the response rate; flagged U below {i.min_countries} answering "
+                "countries")
     elif spec["method"] == "weighted_mean":
         text = f"weighted mean, weight {spec['weight']}"
         source = harmonised_sources().get(i.source)

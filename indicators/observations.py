@@ -100,11 +100,17 @@ def country_observations(con: duckdb.DuckDBPyConnection) -> str:
     return country_observations_sql(con)
 
 
+def group_value_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The group values of the common aggregation and its gaps, and those a source computes itself (its
+    `group_value_tables`, in the release layout), present in the warehouse."""
+    candidates = [tables.ESTIMATES_AGGREGATES, tables.ESTIMATES_GAPS,
+                  *(t for source in registered_sources() for t in source.group_value_tables)]
+    return [t for t in candidates if table_exists(con, t)]
+
+
 def unrounded_observations_sql(con: duckdb.DuckDBPyConnection) -> str:
     """Country observations, group values and gaps in the release layout (without CV), unrounded."""
-    parts = [country_observations(con)] + [f"SELECT {LAYOUT} FROM {t}"
-                                           for t in (tables.ESTIMATES_AGGREGATES, tables.ESTIMATES_GAPS)
-                                           if table_exists(con, t)]
+    parts = [country_observations(con)] + [f"SELECT {LAYOUT} FROM {t}" for t in group_value_tables(con)]
     return "\nUNION ALL\n".join(f"SELECT {LAYOUT} FROM ({p})" for p in parts)
 
 

@@ -13,6 +13,7 @@ column in the views' SQL is qualified by its table.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -20,13 +21,15 @@ import pandas as pd
 from indicators.tables import quote_identifier, sql_string
 from indicators.areas import AREA_COLUMNS
 from indicators.catalogue import CATALOGUE_COLUMN_DESCRIPTIONS
+if TYPE_CHECKING:
+    from indicators.sources import ReleaseTable
 from schemas.observations import (CONF_STATUS, OBS_STATUS, OBSERVATION_COLUMN_DESCRIPTIONS, OBSERVATION_COLUMNS,
                                   SEX, UNIT_MEASURE, URBANISATION, age_label)
 
 SOURCE_COLUMNS = {
     "source_id": "the SOURCE_ID of the observations resting on this input ('+' joins several)",
-    "kind": "ict (country-year ICT and population series), incidents (incident reports) or microdata (a survey "
-            "delivery)",
+    "kind": "ict (country-year ICT and population series), incidents (incident reports), microdata (a survey "
+            "delivery) or questionnaire (responses to the COP national questionnaire)",
     "citation": "the short source line printed under a chart or table of this input's series",
     "description": "what the file holds, where it comes from and its quirks",
     "licence": "the licence of the input",
@@ -49,8 +52,8 @@ def sources_frame(inputs: list[dict]) -> pd.DataFrame:
     """One row per input file of the build, with the citation charts and the report print."""
     rows = []
     for record in inputs:
-        kind = ("microdata" if record.get("layout") == "microdata"
-                else "incidents" if "reporting_org" in record else "ict")
+        kind = record.get("kind") or ("microdata" if record.get("layout") == "microdata"
+                                      else "incidents" if "reporting_org" in record else "ict")
         record = {**record, "kind": kind}
         rows.append({"source_id": record["source_id"], "kind": kind, "citation": _citation(record),
                      "description": record.get("description") or None, "licence": record.get("licence") or None,
@@ -284,9 +287,11 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_public_database(path: Path, observations_parquet: Path, catalogue: pd.DataFrame, areas: pd.DataFrame,
-                          groups: dict[str, pd.DataFrame], sources: pd.DataFrame, release_id: str) -> None:
-    """Write cop_indicators.duckdb: the tables, the code lists, the views of PUBLIC_VIEWS and a comment on every
-    table, view and column. A column with no description is an error (so a new column cannot go undocumented)."""
+                          groups: dict[str, pd.DataFrame], sources: pd.DataFrame, release_id: str,
+                          source_tables: tuple[tuple[ReleaseTable, pd.DataFrame], ...] = ()) -> None:
+    """Write cop_indicators.duckdb: the tables, the code lists, the views of PUBLIC_VIEWS, the tables sources add
+    to a release (`source_tables`, e.g. roadmap_gaps) and a comment on every table, view and column. A column with
+    no description is an error (so a new column cannot go undocumented)."""
     public = duckdb.connect(str(path))
     try:
         public.execute(f"CREATE TABLE observations AS SELECT * FROM read_parquet('{observations_parquet}')")
@@ -295,27 +300,30 @@ def write_public_database(path: Path, observations_parquet: Path, catalogue: pd.
             code_lists = code_list_frames(ages)
         except ValueError as error:
             raise ValueError(f"{observations_parquet}, column AGE: {error}") from None
-        frames = {**groups, "catalogue": catalogue, "areas": areas, "sources": sources, **code_lists}
+        frames = {**groups, "catalogue": catalogue, "areas": areas, "sources": sources, **code_lists,
+                  **{table.name: frame for table, frame in source_tables}}
         for name, frame in frames.items():
             public.register("_frame", _typed(frame))
             public.execute(f"CREATE TABLE {name} AS SELECT * FROM _frame")
             public.unregister("_frame")
         for name, (_, sql) in PUBLIC_VIEWS.items():
             public.execute(f"CREATE VIEW {name} AS {sql}")
-        descriptions = {**{name: TABLE_DESCRIPTIONS[name].format(release_id=release_id)
+        described = {**TABLE_DESCRIPTIONS, **{table.name: table.description for table, _ in source_tables}}
+        descriptions = {**{name: described[name].format(release_id=release_id)
                            for name in ["observations", *frames]},
                         **{name: text for name, (text, _) in PUBLIC_VIEWS.items()}}
-        _comment(public, descriptions)
+        _comment(public, descriptions, {table.name: table.columns for table, _ in source_tables})
     finally:
         public.close()
 
 
-def _comment(public: duckdb.DuckDBPyConnection, descriptions: dict[str, str]) -> None:
+def _comment(public: duckdb.DuckDBPyConnection, descriptions: dict[str, str],
+             source_columns: dict[str, dict[str, str]]) -> None:
     undescribed = []
     for name, text in descriptions.items():
         kind = "VIEW" if name in PUBLIC_VIEWS else "TABLE"
         public.execute(f"COMMENT ON {kind} {name} IS {sql_string(text)}")
-        columns = column_descriptions(name)
+        columns = source_columns[name] if name in source_columns else column_descriptions(name)
         present = [row[0] for row in public.execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [name]).fetchall()]
         for column in present:

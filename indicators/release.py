@@ -34,6 +34,7 @@ from indicators.sdmx import write_sdmx
 from indicators.observations import (missing_decimals, release_observations_sql, table_exists,
                                      unknown_source_ids)
 from indicators.registry import Indicator
+from indicators.sources import registered_sources
 from indicators.release_ids import LATEST, check_release_id
 from schemas.observations import OBSERVATION_COLUMNS, ObservationModel
 
@@ -150,8 +151,11 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
     groups = {table.split(".")[1]: con.execute(f"SELECT * FROM {table} ORDER BY ALL").df()
               for table in (tables.REFERENCE_AGGREGATE_GROUPS, tables.REFERENCE_GROUP_MEMBERS)
               if table_exists(con, table)}
+    source_tables = source_release_tables(con)
+    for table, frame in source_tables:
+        frame.to_parquet(folder / f"{table.name}.parquet", index=False)
     write_public_database(folder / "cop_indicators.duckdb", parquet, catalogue, areas_frame(con), groups,
-                          sources_frame(inputs), release_id)
+                          sources_frame(inputs), release_id, source_tables)
     write_sdmx(folder, release_id)  # observations.sdmx.csv + its structure, labels from the public database
     charts = render_release_charts(folder, release_id)
     write_report(folder, release_id, charts)  # report.html and profiles/<ISO3>.html, from the public database
@@ -180,6 +184,13 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
         "outputs": outputs,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def source_release_tables(con: duckdb.DuckDBPyConnection) -> tuple:
+    """(ReleaseTable, frame) of every table a registered source adds to the release and has written."""
+    return tuple((table, con.execute(f"SELECT * FROM {table.warehouse_table}").df())
+                 for source in registered_sources() for table in source.release_tables
+                 if table_exists(con, table.warehouse_table))
 
 
 def quality_summary(quality: pd.DataFrame, observations: pd.DataFrame, deliveries: list[dict]) -> dict:

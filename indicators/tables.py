@@ -45,6 +45,8 @@ RAW_INCIDENT_FILES = "raw.incident_files"  # one row per incident file read (pro
 RAW_INCIDENT_UNATTRIBUTED_CODES = "raw.incident_unattributed_codes"  # manifest codes naming no country, with why
 RAW_MICRODATA_FILES = "raw.microdata_files"  # one row per survey delivery read (provenance, sha256)
 RAW_MICRODATA_VALUE_LABELS = "raw.microdata_value_labels"  # SPSS/Stata value labels of each delivery
+RAW_QUESTIONNAIRE_ANSWERS = "raw.questionnaire_answers"  # every answer of every response file, with its cell
+RAW_QUESTIONNAIRE_FILES = "raw.questionnaire_files"  # one row per questionnaire response file (provenance, sha256)
 RAW_BUILD_FINGERPRINTS = "raw.build_fingerprints"  # fingerprint of what the warehouse holds per source/partition
 RAW_PENDING_FINGERPRINTS = "raw.pending_fingerprints"  # fingerprints staged by a run, recorded once its checks pass
 
@@ -67,7 +69,9 @@ STAGING_INCIDENT_REPORTS_UNATTRIBUTED = "staging.incident_reports_unattributed" 
 STAGING_CHILD_SURVEY = "staging.child_survey"  # harmonised child-survey respondents of every accepted delivery
 STAGING_INDIVIDUAL_SURVEY = "staging.individual_survey"  # harmonised individuals of household ICT surveys
 STAGING_HOUSEHOLD_SURVEY = "staging.household_survey"  # harmonised households of household ICT surveys
-STAGING_NATIONAL_QUESTIONNAIRE = "staging.national_questionnaire"  # COP national questionnaire (declared, unread)
+STAGING_NATIONAL_QUESTIONNAIRE = "staging.national_questionnaire"  # one row per invited country and round
+STAGING_QUESTIONNAIRE_ANSWERS = "staging.questionnaire_answers"  # every answer with its status, value and score
+STAGING_NATIONAL_CAPACITY_INDEX = "staging.national_capacity_index"  # pillar and overall capacity scores (NC.11)
 
 # -------------------------------------------------------------------------------------------------- quality
 QUALITY_REJECTED_ROWS = "quality.rejected_rows"  # survey rows left out: source, row, column, value and rule
@@ -78,6 +82,15 @@ QUALITY_SURVEY_ESTIMATE_INPUTS = "quality.survey_estimate_inputs"  # fingerprint
 # ------------------------------------------------------------------------------------------------ estimates
 ESTIMATES_COUNTRY_YEAR = "estimates.country_year"  # country-level ICT indicators (observation layout)
 ESTIMATES_INCIDENTS = "estimates.incidents"  # country-level incident indicators (observation layout)
+ESTIMATES_NATIONAL_QUESTIONNAIRE = "estimates.national_questionnaire"  # NC.* country values (observation layout)
+ESTIMATES_NATIONAL_QUESTIONNAIRE_GROUPS = "estimates.national_questionnaire_groups"  # NC.* shares of responding
+# countries by group, with respondents and response rate
+ESTIMATES_CAPACITY_SCORES = "estimates.capacity_scores"  # pillar and overall scores, long (release table)
+ESTIMATES_CAPACITY_RANKS = "estimates.capacity_ranks"  # nominal rank and Monte Carlo rank intervals (release table)
+ESTIMATES_CAPACITY_AUDIT = "estimates.capacity_audit"  # Cronbach's alpha and pillar-overall correlations
+ESTIMATES_ROADMAP_STAGES = "estimates.roadmap_stages"  # stage reached per country, round and pillar
+ESTIMATES_ROADMAP_GAPS = "estimates.roadmap_gaps"  # checklist items missing for the next stage
+ESTIMATES_ROADMAP_STAGE_COUNTS = "estimates.roadmap_stage_counts"  # countries per stage, pillar and group
 ESTIMATES_COUNTRY_OBSERVATIONS = "estimates.country_observations"  # every source's country observations, stacked
 ESTIMATES_GROUP_INPUTS = "estimates.group_inputs"  # ICT variables summed/weighted per group and year, with coverage
 ESTIMATES_AGGREGATES = "estimates.aggregates"  # group values (release layout, unrounded)

@@ -43,14 +43,16 @@ OPTIONAL_FIELDS = ("universe", "numerator", "denominator", "value", "growth", "r
 #   means of rates, sums of persons), so growth of a region is the growth of its aggregate, as ITU computes it;
 # - weighted_mean: sum(value x weight) / sum(weight) over members with a value;
 # - sum: the sum of members' values (counts); the weight only measures coverage;
-# - country_mean: unweighted mean over member countries with a value (national questionnaire answers, where
-#   each country counts once); coverage is the share of member countries;
+# - responding_countries: national questionnaire answers; the questionnaire source computes the group values
+#   itself, over the countries that responded in the round (each counts once), with the number that answered and
+#   the response rate (indicators/sources/national_questionnaire/estimates.py); below `min_countries` answering
+#   countries a group value is published flagged U (not withheld: it is exact for the countries that answered);
 # - none: not aggregated, with a stated reason (e.g. medians do not aggregate).
-AGGREGATION_METHODS = ("group_inputs", "weighted_mean", "sum", "country_mean", "none")
+AGGREGATION_METHODS = ("group_inputs", "weighted_mean", "sum", "responding_countries", "none")
 # weights are country-year populations (staging.population_weights); internet_users = BC.1 / 100 x population
 AGGREGATION_WEIGHTS = ("population_total", "population_0_14", "internet_users")
 AGGREGATION_KEYS = {"group_inputs": ("method",), "weighted_mean": ("method", "weight"),
-                    "sum": ("method", "weight"), "country_mean": ("method",), "none": ("method", "reason")}
+                    "sum": ("method", "weight"), "responding_countries": ("method",), "none": ("method", "reason")}
 # When a group value may be published (besides the minimum coverage of the build), optional for every method but
 # none: at least `min_countries` reporting countries, and no single country holding more than
 # `max_country_share` of the weight. A group value resting on one or two countries would republish them; one

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from indicators.sources.ict.harmonise import harmonise_ict
 from indicators.sources.ict.reader import load_manifest, load_raw_ict
@@ -237,6 +238,20 @@ def harmonised_sample_deliveries(tmp_path_factory):
     con.close()
 
 
+def copy_country_sample(folder: Path) -> Path:
+    """The sample's ICT and incident files and their sources.yaml into `folder` (created), without the
+    questionnaire responses: the builds that test surveys and country files need not score 127 questionnaires
+    (tests/test_national_questionnaire.py builds those)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("ict_country_year.csv", "ncmec_reports_by_country.csv"):
+        shutil.copy(SAMPLE / name, folder / name)
+    manifest = yaml.safe_load((SAMPLE / "sources.yaml").read_text(encoding="utf-8"))
+    manifest.pop("questionnaire")
+    (folder / "sources.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True),
+                                         encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def small_deliveries_build(tmp_path_factory):
     """`cop build --release-id r1` of the sample's ICT and incident files (copied into sources/) with two small
@@ -250,9 +265,7 @@ def small_deliveries_build(tmp_path_factory):
     from test_survey_partitions import deliver
 
     root = tmp_path_factory.mktemp("small_deliveries")
-    (root / "sources").mkdir()
-    for name in ("sources.yaml", "ict_country_year.csv", "ncmec_reports_by_country.csv"):
-        shutil.copy(SAMPLE / name, root / "sources" / name)
+    copy_country_sample(root / "sources")
     (root / "mappings").mkdir()
     deliver(root / "mappings", "aaa_2023", "KEN", 120, 1)
     deliver(root / "mappings", "bbb_2023", "BRA", 150, 2)
@@ -265,3 +278,38 @@ def small_deliveries_build(tmp_path_factory):
                          "--out", str(root / "published"), "--warehouse", str(root / "w.duckdb"),
                          "--release-id", "r1"])
     return root, code, printed.getvalue()
+
+
+@pytest.fixture
+def kernel_name(tmp_path, monkeypatch) -> str:
+    """The Jupyter kernel of this interpreter: the installed 'python3' spec when it starts this interpreter
+    (its argv 'python' is replaced by sys.executable), else a spec written for it in a temporary folder."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec("python3")
+        if spec.argv[0] in ("python", "python3", sys.executable):
+            return "python3"
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import write_kernel_spec
+
+    write_kernel_spec(tmp_path / "kernels" / "cop-test", overrides={"display_name": "cop test"})
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    return "cop-test"
+
+
+def execute_notebook(path: Path, release_folder: Path, kernel_name: str, monkeypatch):
+    """Run a notebook top to bottom on a release (COP_RELEASE, which the kernel inherits) with a last cell that
+    prints the kernel's interpreter; returns the executed notebook (CellExecutionError on the first failing cell)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from indicators import explore
+
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("import sys\nprint(sys.executable)"))
+    monkeypatch.setenv(explore.RELEASE_ENV, str(release_folder))
+    NotebookClient(notebook, kernel_name=kernel_name, timeout=600,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return notebook

@@ -15,6 +15,7 @@ import pytest
 
 from indicators.paths import default_warehouse
 from test_survey_partitions import deliver
+from conftest import copy_country_sample
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
@@ -69,10 +70,7 @@ def materialized(events, asset: str) -> set[str]:
 
 @pytest.fixture
 def builds(tmp_path):
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    for name in ("sources.yaml", "ict_country_year.csv", "ncmec_reports_by_country.csv"):
-        shutil.copy(SAMPLE / name, sources / name)
+    sources = copy_country_sample(tmp_path / "sources")
     builds = Builds(tmp_path, sources)
     deliver(builds.mappings, "aaa_2023", "KEN", 120, 1)
     deliver(builds.mappings, "bbb_2023", "BRA", 150, 2)

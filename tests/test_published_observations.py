@@ -134,7 +134,7 @@ def check_group_values(published: pd.DataFrame, unrounded: pd.DataFrame, con: du
                        registry) -> int:
     """Group values of country cells (survey, incidents): at least 3 published member cells, none of a sample
     survey above half the weight, and the value recomputed from those cells."""
-    methods = {i.code: i for i in registry if i.aggregation_method in ("weighted_mean", "sum", "country_mean")}
+    methods = {i.code: i for i in registry if i.aggregation_method in ("weighted_mean", "sum")}
     exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'estimates' "
                          "AND table_name = 'group_contributions'").fetchone()[0]
     if not exists:

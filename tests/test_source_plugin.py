@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import copy_country_sample
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
 
@@ -108,10 +110,7 @@ def test_a_toy_source_in_a_temporary_folder_is_published_by_the_normal_build(tmp
     registry = tmp_path / "registry"
     shutil.copytree(REPO / "indicators" / "registry", registry)
     (registry / "toy.yaml").write_text(textwrap.dedent(TOY_ENTRY))
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    for name in ("sources.yaml", "ict_country_year.csv", "ncmec_reports_by_country.csv"):
-        shutil.copy(SAMPLE / name, sources / name)
+    sources = copy_country_sample(tmp_path / "sources")
     counts = pd.DataFrame({"ref_area": ["KEN", "KEN", "BRA", "PHL"], "year": [2022, 2023, 2023, 2023],
                            "helplines": [3, 4, 12, 7]})
     counts.to_csv(sources / "toy_counts.csv", index=False)

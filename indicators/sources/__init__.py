@@ -47,6 +47,17 @@ class BuildInputs:
 
 
 @dataclass(frozen=True)
+class ReleaseTable:
+    """A table a source adds to every release beside the observations (e.g. the roadmap gaps of the national
+    questionnaire): written to the release's cop_indicators.duckdb, documented, and as <name>.parquet."""
+
+    name: str                 # its name in the release
+    warehouse_table: str      # where the source's assets wrote it
+    description: str
+    columns: dict[str, str]   # column -> description (every column must have one)
+
+
+@dataclass(frozen=True)
 class Source:
     """What the rest of the pipeline needs to know about one source."""
 
@@ -57,6 +68,13 @@ class Source:
     harmonised: Callable[[], tuple[HarmonisedSource, ...]]
     # tables of country observations in the release layout this source writes (`*` matches any characters)
     observation_tables: tuple[str, ...] = ()
+    # tables of group values in the release layout the source computes itself instead of the common aggregation
+    # (the questionnaire's shares of responding countries, with respondents and response rates)
+    group_value_tables: tuple[str, ...] = ()
+    # tables the release publishes beside the observations
+    release_tables: tuple[ReleaseTable, ...] = ()
+    # top-level keys of the sources manifest this source reads (besides `sources` and `synthetic`)
+    manifest_keys: tuple[str, ...] = ()
     # raw tables with one row per input file (source_id, synthetic, sha256, path, ...): the manifest's inputs
     provenance_tables: tuple[str, ...] = ()
     # the Dagster module with this source's assets and checks (exports ASSETS, CHECKS and optionally build_defs)

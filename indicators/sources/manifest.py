@@ -11,9 +11,15 @@ import yaml
 from indicators.files import load_yaml
 from indicators.errors import ConfigError
 
-# top-level keys: the ICT files, the default synthetic flag, and the incident files; anything else is a typo or a
-# key from another tool, and an error
-MANIFEST_KEYS = ("sources", "synthetic", "incidents")
+# top-level keys: the ICT files and the default synthetic flag, plus the keys the registered sources read (the
+# incident files, the questionnaire responses, ...); anything else is a typo or a key from another tool, and an error
+MANIFEST_KEYS = ("sources", "synthetic")
+
+
+def manifest_keys() -> tuple[str, ...]:
+    from indicators.sources import registered_sources  # at call time: the source packages import this module
+
+    return MANIFEST_KEYS + tuple(k for source in registered_sources() for k in source.manifest_keys)
 MANIFEST_NAME = "sources.yaml"
 
 
@@ -35,10 +41,10 @@ def read_manifest(manifest: Path) -> dict:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{manifest}: not valid YAML: {exc}") from exc
     if not isinstance(spec, dict):
-        raise ConfigError(f"{manifest}: a sources manifest is a mapping (keys {', '.join(MANIFEST_KEYS)})")
+        raise ConfigError(f"{manifest}: a sources manifest is a mapping (keys {', '.join(manifest_keys())})")
     for key in spec:
-        if key not in MANIFEST_KEYS:
-            raise ConfigError(f"{manifest}: unknown top-level key {key!r} (expected {', '.join(MANIFEST_KEYS)})")
+        if key not in manifest_keys():
+            raise ConfigError(f"{manifest}: unknown top-level key {key!r} (expected {', '.join(manifest_keys())})")
     return spec
 
 

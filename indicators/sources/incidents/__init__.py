@@ -30,6 +30,7 @@ SOURCE = Source(
     harmonised=harmonised,
     observation_tables=(tables.ESTIMATES_INCIDENTS,),
     provenance_tables=(tables.RAW_INCIDENT_FILES,),
+    manifest_keys=("incidents",),
     defs_module="pipelines.defs.incidents",
     input_files=input_files,
 )
