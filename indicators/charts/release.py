@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from indicators.charts.capacity import pillar_heatmap, rank_interval_chart, stages_by_region_chart
 from indicators.charts.chart_data import ChartData, latest_per_area
 from indicators.charts.png import save_chart
 from indicators.charts.ranked import TOP_BOTTOM, ranked_chart
@@ -40,7 +41,7 @@ class ChartFile:
     path: str          # e.g. "charts/BC.1_ranked.png"
     indicator: str     # INDICATOR code
     group: str         # catalogue group_name (background_context, ...)
-    kind: str          # ranked, sex_gap or trend
+    kind: str          # ranked, sex_gap, trend; heatmap_<round>, rank_interval_<round>, stages_<round>
     title: str
     description: str   # alt text: what the chart shows, in one sentence
 
@@ -53,7 +54,7 @@ class ChartJob:
     group: str
     kind: str
     title: str
-    function: str                 # ranked_chart, sex_gap_chart or trend_chart
+    function: str                 # a name of CHART_FUNCTIONS
     kwargs: dict
 
     @property
@@ -95,7 +96,7 @@ def plan_charts(con: duckdb.DuckDBPyConnection) -> list[ChartJob]:
     ranked in the ranking year with reference lines, and a trend of the world and ITU regions."""
     catalogue = con.execute("SELECT code, name, group_name, method, unit, source, caveats, derived_from "
                             "FROM catalogue ORDER BY code").df()
-    sources = con.execute("SELECT source_id, citation FROM sources").df()
+    sources = con.execute("SELECT source_id, citation, synthetic FROM sources").df()
     with_values = {c for (c,) in con.execute("SELECT DISTINCT INDICATOR FROM compare "
                                              "WHERE OBS_VALUE IS NOT NULL").fetchall()}
     compare = con.execute("SELECT * FROM compare WHERE AGE = '_T' AND URBANISATION = '_T' AND SEX IN ('_T', 'F', 'M') "
@@ -152,15 +153,47 @@ def plan_charts(con: duckdb.DuckDBPyConnection) -> list[ChartJob]:
                 notes += [_world_total_note(w, year) for w in world.itertuples()]
                 year_refs = year_refs.iloc[0:0]
         drawn_refs = year_refs[year_refs["OBS_VALUE"].notna()]
-        jobs.append(ChartJob(**base, kind="ranked", title=title, function="ranked_chart", kwargs=dict(
-            rows=in_year, title=title, unit=unit, references=year_refs, share=share, notes=notes, median=True,
-            source=source_line(pd.concat([in_year, drawn_refs]), sources))))
+        # a share of countries is 100 or 0 for one country: ranking yes/no answers shows nothing (ties in
+        # alphabetical order), so only the groups' shares are drawn (the trend)
+        if entry.method != "share_of_countries":
+            jobs.append(ChartJob(**base, kind="ranked", title=title, function="ranked_chart", kwargs=dict(
+                rows=in_year, title=title, unit=unit, references=year_refs, share=share, notes=notes, median=True,
+                source=source_line(pd.concat([in_year, drawn_refs]), sources))))
         trend = trends_by_indicator.get(entry.code)
         if entry.source != "incidents" and trend is not None and trend["OBS_VALUE"].notna().any():
             jobs.append(ChartJob(**base, kind="trend", title=f"{title}: world and ITU regions",
                                  function="trend_chart", kwargs=dict(
                                      rows=trend, title=f"{title}: world and ITU regions", unit=unit, share=share,
                                      notes=caveat, source=source_line(trend[trend["OBS_VALUE"].notna()], sources))))
+    return jobs + _capacity_jobs(con, sources)
+
+
+# the national questionnaire's charts: (release table, chart function, its rows argument, the indicator it
+# illustrates, file kind, title)
+CAPACITY_CHARTS = (("capacity_scores", "pillar_heatmap", "scores", "NC.11", "heatmap", "capacity scores by pillar"),
+                   ("capacity_ranks", "rank_interval_chart", "ranks", "NC.11", "rank_interval", "rank intervals"),
+                   ("roadmap_stage_counts", "stages_by_region_chart", "counts", "NC.10", "stages",
+                    "roadmap stages by region"))
+
+
+def _capacity_jobs(con: duckdb.DuckDBPyConnection, sources: pd.DataFrame) -> list[ChartJob]:
+    """Per questionnaire round: the pillar-score heatmap and the rank intervals of NC.11, and the roadmap stages
+    per pillar by region (NC.10 and its sister series), from the tables the national questionnaire adds to a
+    release (none without questionnaire responses)."""
+    present = {name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if not all(chart[0] in present for chart in CAPACITY_CHARTS):
+        return []
+    areas = con.execute("SELECT * FROM areas").df()
+    synthetic_ids = set(sources.loc[sources["synthetic"].astype(bool), "source_id"])
+    jobs = []
+    for table, function, argument, indicator, kind, title in CAPACITY_CHARTS:
+        frame = con.execute(f"SELECT * FROM {table} ORDER BY ALL").df()
+        for round_, rows in frame.groupby("TIME_PERIOD"):
+            ids = {s for joined in rows["SOURCE_ID"].dropna() for s in str(joined).split("+")}
+            jobs.append(ChartJob(indicator=indicator, group="national_capacity", kind=f"{kind}_{round_}",
+                                 title=f"{indicator} {title}, {round_}", function=function, kwargs={
+                                     argument: rows.reset_index(drop=True), "areas": areas, "round": int(round_),
+                                     "synthetic": bool(ids & synthetic_ids), "source": source_line(rows, sources)}))
     return jobs
 
 
@@ -194,12 +227,16 @@ def _describe(job: ChartJob, data: ChartData) -> str:
     if data.kind == "sex_gap":
         return (f"{job.title}: girls' and boys' values with 95 % confidence intervals for "
                 f"{len(s['countries'])} countries, each in its latest survey wave.")
+    if data.kind in ("pillar_heatmap", "rank_interval", "stages_by_region"):
+        return f"{job.title}: {data.subtitle}."
     names = dict(zip(data.rows["REF_AREA"], data.rows["area_name"]))
     return (f"{job.title}: one line per area, {s['years'][0]}-{s['years'][1]}, for "
             f"{', '.join(names.get(a, a) for a in s['areas'])}.")
 
 
-CHART_FUNCTIONS = {"ranked_chart": ranked_chart, "sex_gap_chart": sex_gap_chart, "trend_chart": trend_chart}
+CHART_FUNCTIONS = {"ranked_chart": ranked_chart, "sex_gap_chart": sex_gap_chart, "trend_chart": trend_chart,
+                   "pillar_heatmap": pillar_heatmap, "rank_interval_chart": rank_interval_chart,
+                   "stages_by_region_chart": stages_by_region_chart}
 
 
 def draw_job(job: ChartJob, release_folder: str, release_id: str) -> ChartFile:
