@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
@@ -60,6 +60,10 @@ class ReleaseTables:
     group_rows: pd.DataFrame       # `regional` rows at totals of WLD and the ITU regions, every year, blank or not
     profiles: pd.DataFrame         # `country_profile` rows with the SOURCE_ID of the value
     countries: list[str]           # ISO3 of every country with at least one observation, sorted
+    # the national questionnaire's roadmap (empty without questionnaire responses): stage per country, round and
+    # pillar, and the checklist items each still misses for the next stage
+    roadmap_stages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    roadmap_gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @cached_property
     def series(self) -> dict[str, dict]:
@@ -125,6 +129,9 @@ def read_release_tables(database: Path) -> ReleaseTables:
                  AND l.TIME_PERIOD = p.TIME_PERIOD
                  AND {totals('l')}
             ORDER BY p.REF_AREA, p.INDICATOR""").df()
+        relations = _relations(con)
+        roadmap = {name: con.execute(f"SELECT * FROM {name} ORDER BY ALL").df() if name in relations
+                   else pd.DataFrame() for name in ("roadmap_stages", "roadmap_gaps")}
         countries = [code for (code,) in con.execute("""
             SELECT DISTINCT o.REF_AREA FROM observations o JOIN areas a ON a.ref_area = o.REF_AREA
             WHERE a.type = 'country' ORDER BY 1""").fetchall()]
@@ -134,7 +141,8 @@ def read_release_tables(database: Path) -> ReleaseTables:
     catalogue = catalogue.assign(_order=[(order.get(g, len(order)), code_sort_key(c))
                                          for g, c in zip(catalogue["group_name"], catalogue["code"])])
     catalogue = catalogue.sort_values("_order").drop(columns="_order").reset_index(drop=True)
-    return ReleaseTables(catalogue, sources, areas, country_values, group_rows, profiles, countries)
+    return ReleaseTables(catalogue, sources, areas, country_values, group_rows, profiles, countries,
+                         roadmap["roadmap_stages"], roadmap["roadmap_gaps"])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -703,6 +711,48 @@ def _chart_group(chart: ChartFile, catalogue: pd.DataFrame) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # profiles/<ISO3>.html
 
+PILLAR_TITLES = {"legal": "Legal measures", "technical": "Technical and procedural measures",
+                 "organizational": "Organizational structures", "capacity_building": "Capacity building",
+                 "cooperation": "International cooperation"}
+
+
+def _roadmap_section(tables: ReleaseTables, iso3: str, name: str) -> str:
+    """The country's COP roadmap in its latest questionnaire round: the stage reached on each GCA pillar and the
+    checklist items it still misses for the next stage, with its answers ('' when it did not respond)."""
+    stages = tables.roadmap_stages
+    if stages.empty or iso3 not in set(stages["REF_AREA"]):
+        return ""
+    stages = stages[stages["REF_AREA"] == iso3]
+    year = int(stages["TIME_PERIOD"].max())
+    stages = stages[stages["TIME_PERIOD"] == year]
+    gaps = tables.roadmap_gaps
+    gaps = gaps[(gaps["REF_AREA"] == iso3) & (gaps["TIME_PERIOD"] == year)] if not gaps.empty else gaps
+    rows = []
+    for pillar, title in PILLAR_TITLES.items():
+        stage = stages[stages["PILLAR"] == pillar]
+        if stage.empty:
+            continue
+        stage = stage.iloc[0]
+        missing = gaps[gaps["PILLAR"] == pillar] if not gaps.empty else gaps
+        if int(stage["STAGE"]) >= 5:
+            todo = '<span class="muted">every stage reached</span>'
+        else:
+            todo = (f'to reach <em>{e(missing["NEXT_STAGE_NAME"].iloc[0])}</em>: <ul class="gaps">'
+                    + "".join(f'<li><code>{e(g["ITEM"])}</code> {e(g["ITEM_TEXT"])} '
+                              f'<span class="where">answer: {e(g["ANSWER"])}</span></li>'
+                              for _, g in missing.iterrows()) + "</ul>") if not missing.empty else ""
+        rows.append(f'<tr><th scope="row">{e(title)}</th><td class="num">{int(stage["STAGE"])}</td>'
+                    f'<td>{e(stage["STAGE_NAME"])}</td><td class="small">{todo}</td></tr>')
+    return (f'<h2 id="roadmap">COP roadmap, {year} questionnaire round</h2>'
+            f'<p class="small">The stage {e(name)} has reached on each pillar of the Global Cybersecurity Agenda '
+            "(0 none, 1 assessment, 2 planning, 3 implementation, 4 evaluation and monitoring, 5 improvement): "
+            "every checklist item of that stage and of the earlier ones is met (answered yes). The items still "
+            "missing for the next stage are listed with the country's answer. From its answers to the COP national "
+            "questionnaire (release tables roadmap_stages and roadmap_gaps).</p>"
+            '<table class="wide"><thead><tr><th>pillar</th><th class="num">stage</th><th>stage name</th>'
+            f'<th>checklist items missing for the next stage</th></tr></thead><tbody>{"".join(rows)}</tbody>'
+            "</table>")
+
 
 def render_profile(tables: ReleaseTables, iso3: str, release_id: str) -> str:
     area = tables.areas[tables.areas["ref_area"] == iso3].iloc[0]
@@ -754,6 +804,9 @@ def render_profile(tables: ReleaseTables, iso3: str, release_id: str) -> str:
             f'<th class="num">year</th><th class="num">value</th><th class="num">95 % CI</th><th>status</th>'
             f'<th class="num">{e(region_name or "ITU region")}</th><th class="num">world</th><th>data</th></tr>'
             f'</thead><tbody>{"".join(body)}</tbody></table>')
+    roadmap = _roadmap_section(tables, iso3, str(area["name"]))
+    if roadmap:
+        sections.append(roadmap)
     published = {r["INDICATOR"] for r in rows}
     missing = tables.catalogue[tables.catalogue["derived_from"].isna() & (tables.catalogue["data_origin"] != "no data")
                                & ~tables.catalogue["code"].isin(published)]
