@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from indicators import explore
 from indicators.explore import ExploreError, ReleaseNotFoundError
+from conftest import execute_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "country_comparison.ipynb"
@@ -335,34 +336,8 @@ def test_committed_notebook_has_no_outputs():
         assert cell_.outputs == [] and cell_.execution_count is None, f"code cell {index} was saved with outputs"
 
 
-@pytest.fixture
-def kernel_name(tmp_path, monkeypatch) -> str:
-    """The Jupyter kernel of this interpreter: the installed 'python3' spec when it starts this interpreter
-    (its argv 'python' is replaced by sys.executable), else a spec written for it in a temporary folder."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        spec = KernelSpecManager().get_kernel_spec("python3")
-        if spec.argv[0] in ("python", "python3", sys.executable):
-            return "python3"
-    except NoSuchKernel:
-        pass
-    from ipykernel.kernelspec import write_kernel_spec
-
-    write_kernel_spec(tmp_path / "kernels" / "cop-test", overrides={"display_name": "cop test"})
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
-    return "cop-test"
-
-
 def test_notebook_runs_top_to_bottom_on_the_release(release_folder, kernel_name, monkeypatch):
-    from nbclient import NotebookClient
-
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell("import sys\nprint(sys.executable)"))
-    monkeypatch.setenv(explore.RELEASE_ENV, str(release_folder))  # the kernel inherits the environment
-    client = NotebookClient(notebook, kernel_name=kernel_name, timeout=600,
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})
-    client.execute()  # raises CellExecutionError on the first failing cell
+    notebook = execute_notebook(NOTEBOOK, release_folder, kernel_name, monkeypatch)
 
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
