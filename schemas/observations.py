@@ -40,15 +40,18 @@ OBSERVATION_COLUMN_DESCRIPTIONS = {
     "CV": "coefficient of variation in percent: 100 x STD_ERR / |OBS_VALUE| from the unrounded numbers; null "
           "without a standard error, for a value of 0 and for a difference in percentage points",
     "N_UNWEIGHTED": "unweighted number of survey respondents in the cell (a group value: summed over its "
-                    "members; a gap: over its two cells); null for values not from a survey",
+                    "members; a gap: over its two cells); for a national questionnaire group value the number of "
+                    "countries that answered (NC.23: invited); null for other values not from a survey",
     "OBS_STATUS": "observation status (SDMX CL_OBS_STATUS): A normal, U low reliability, E estimated partial "
                   "group total, Q suppressed, L group coverage too low, O missing (code list OBS_STATUS)",
     "CONF_STATUS": "confidentiality status (SDMX CL_CONF_STATUS): F free; N, D, A, O say why a Q cell is "
                    "suppressed (code list CONF_STATUS)",
     "COMMENT_OBS": "the rules a flagged or blank cell meets, e.g. 'n<50; cv>16.6%' or 'coverage 42%<50%'; null "
-                   "for a plain A cell",
+                   "for a plain A cell; on a questionnaire group value, its respondents in words ('51 of 191 "
+                   "invited countries responded (26.7 %); 49 answered')",
     "COVERAGE": "group values only: share (0-1) of the group's population (the indicator's universe) living "
-                "in member countries with a value",
+                "in member countries with a value; for national questionnaire indicators (NC.*, SA.5) the "
+                "group's response rate (responding / invited countries)",
     "SOURCE_ID": "the input file(s) the value rests on, '+' between several (see the sources table)",
     "SYNTHETIC": "true when the value rests on a generated (synthetic) input: for demonstration and testing, "
                  "not an official statistic",
