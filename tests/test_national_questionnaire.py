@@ -267,3 +267,33 @@ def test_a_bad_answer_fails_the_build_naming_the_cell_and_the_release_stays(tmp_
     assert (tmp_path / "published" / "latest").resolve() == release.resolve()
     assert not (tmp_path / "published" / "r2").exists()
     assert {p: p.read_bytes() for p in release.rglob("*") if p.is_file()} == before
+
+
+def test_without_response_files_no_round_is_published(tmp_path):
+    """A build without questionnaire files knows nothing of any round: no country is a non-respondent, no response
+    rate of 0 % is published, and the release tables are empty."""
+    con = connect(tmp_path / "w.duckdb")
+    try:
+        load_reference_tables(con)
+        definition = questionnaire()
+        load_raw_questionnaire(con, [], definition)
+        counts = harmonise_questionnaire(con, definition)
+        rows = compute_questionnaire_indicators(con, load_registry())
+        assert counts == {"invited": 0, "responded": 0, "answers": 0, "countries_scored": 0}
+        assert sum(rows.values()) == 0
+        assert con.execute("SELECT count(*) FROM estimates.roadmap_gaps").fetchone()[0] == 0
+    finally:
+        con.close()
+
+
+def test_a_round_with_files_counts_its_non_respondents_and_only_that_round(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    try:
+        load_reference_tables(con)
+        definition = questionnaire()
+        deliveries = [d for d in questionnaire_deliveries(SAMPLE, None, definition) if d.round == 2009]
+        load_raw_questionnaire(con, deliveries, definition)
+        assert harmonise_questionnaire(con, definition)["invited"] == 191
+        assert con.execute("SELECT DISTINCT wave FROM staging.national_questionnaire").fetchall() == [(2009,)]
+    finally:
+        con.close()

@@ -153,9 +153,13 @@ def write_roadmap_tables(con: duckdb.DuckDBPyConnection, stages: pd.DataFrame) -
 # ------------------------------------------------------------------------------------------ wide table
 def national_questionnaire_frame(con: duckdb.DuckDBPyConnection, questionnaire: Questionnaire,
                                  stages: pd.DataFrame) -> pd.DataFrame:
-    """staging.national_questionnaire: every invited country and round, its answers in the model's columns
+    """staging.national_questionnaire: every invited country of each delivered round, its answers in the model's columns
     (typed as the model says; "don't know" and unanswered are null) and its roadmap stage per pillar."""
-    invited = con.execute("SELECT * FROM _nq_invited ORDER BY round, country").df()
+    # a round is in the table only when a response file of it was delivered: without one, nothing is known of the
+    # round (its countries are not "non-respondents")
+    invited = con.execute(f"""SELECT * FROM _nq_invited
+                              WHERE round IN (SELECT round FROM {tables.RAW_QUESTIONNAIRE_FILES})
+                              ORDER BY round, country""").df()
     answers = con.execute(f"""SELECT country, round, column_name, value FROM {tables.STAGING_QUESTIONNAIRE_ANSWERS}
                               WHERE column_name IS NOT NULL""").df()
     responded = con.execute("SELECT country, round, source_id FROM _nq_files").df()
