@@ -228,8 +228,9 @@ def cop_build(root: Path, release_id: str) -> tuple[int, str]:
 
 @pytest.mark.slow
 def test_a_bad_answer_fails_the_build_naming_the_cell_and_the_release_stays(tmp_path):
-    """Build r1 from the country files and the questionnaire; then one answer outside its list: the build fails
-    with the file, line, column and rule, and r1 stays `latest`, byte for byte."""
+    """Build r1 from the country files and the questionnaire; then a CSV answer outside its list and four bad Excel
+    forms: the build fails naming each file, sheet, cell, question and rule, and r1 stays `latest`, byte for
+    byte."""
     sources = copy_country_sample(tmp_path / "sources")
     shutil.copytree(SAMPLE / "questionnaire", sources / "questionnaire")
     manifest = yaml.safe_load((SAMPLE / "sources.yaml").read_text(encoding="utf-8"))
@@ -261,12 +262,66 @@ def test_a_bad_answer_fails_the_build_naming_the_cell_and_the_release_stays(tmp_
     fields[header.index("Q5.1")] = "perhaps"
     lines[2] = ",".join(fields)
     csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    add_bad_forms(sources)
     code, printed = cop_build(tmp_path, "r2")
     assert code != 0
-    assert "responses_2009.csv, line 3, column 'Q5.1': 'perhaps' is not an allowed answer" in printed, printed
+    assert "invalid input: 6 violations" in printed   # the six wrong cells, and no other
+    for message in (
+            "responses_2009.csv, line 3, column 'Q5.1': 'perhaps' is not an allowed answer (yes, partial, no, "
+            "don't know)",
+            "form_KEN.xlsx, sheet 'Questions', cell D21 (question Q5.1): 'maybe' is not an allowed answer",
+            "form_KEN.xlsx, sheet 'Questions', cell D9 (question Q3.1): ",
+            "form_PSE.xlsx, sheet 'Cover', cell B7: 'PSE' is not an ITU Member State invited in round 2024",
+            "form_old.xlsx, sheet 'Cover', cell B3: this is the form of round 2009, but the delivery is declared for "
+            "round 2024",
+            "form_renamed.xlsx: the workbook has no sheet 'Questions'"):
+        assert message in printed, (message, printed)
     assert (tmp_path / "published" / "latest").resolve() == release.resolve()
     assert not (tmp_path / "published" / "r2").exists()
     assert {p: p.read_bytes() for p in release.rglob("*") if p.is_file()} == before
+
+
+def add_bad_forms(sources: Path) -> None:
+    """Four filled Excel forms for round 2024, each wrong in one way a country gets it wrong, listed in the
+    manifest: an answer outside its list and a count that is no number (KEN), a non-member (PSE), the 2009 form
+    sent for 2024, and a renamed answer sheet."""
+    import openpyxl
+
+    from indicators.sources.national_questionnaire.form import write_form
+
+    forms = sources / "questionnaire"
+
+    def filled(name: str, round_: int, country: str, edit=None) -> None:
+        path = write_form(questionnaire(), round_, forms / name)
+        workbook = openpyxl.load_workbook(path)
+        workbook["Cover"]["B7"] = country
+        sheet = workbook["Questions"]
+        for row in range(2, sheet.max_row + 1):   # every answer valid: the first choice, a count of 3, a text
+            question = questionnaire().question(sheet[f"A{row}"].value)
+            sheet[f"D{row}"] = {"choice": (questionnaire().choices(question) or [None])[0], "count": "3",
+                                "text": "online grooming"}[question.type]
+        if edit:
+            edit(workbook)
+        workbook.save(path)
+
+    def wrong_cells(workbook):
+        sheet = workbook["Questions"]
+        rows = {sheet[f"A{r}"].value: r for r in range(2, sheet.max_row + 1)}
+        assert (rows["Q5.1"], rows["Q3.1"]) == (21, 9)  # the form's order (questionnaire.yaml)
+        sheet["D21"], sheet["D9"] = "maybe", "a few"
+
+    def renamed(workbook):
+        workbook["Questions"].title = "Answers"
+
+    filled("form_KEN.xlsx", 2024, "KEN", wrong_cells)
+    filled("form_PSE.xlsx", 2024, "PSE")
+    filled("form_old.xlsx", 2009, "GHA")
+    filled("form_renamed.xlsx", 2024, "BRA", renamed)
+    manifest_file = sources / "sources.yaml"
+    manifest = yaml.safe_load(manifest_file.read_text(encoding="utf-8"))
+    manifest["questionnaire"] += [{"file": f"questionnaire/{name}", "round": 2024} for name in
+                                  ("form_KEN.xlsx", "form_PSE.xlsx", "form_old.xlsx", "form_renamed.xlsx")]
+    manifest_file.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
 
 
 def test_without_response_files_no_round_is_published(tmp_path):
