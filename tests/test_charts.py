@@ -6,6 +6,7 @@ rows, no two texts of a chart overlap (long names, many bars), and two rendering
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 
 import matplotlib.pyplot as plt
@@ -466,17 +467,21 @@ def test_every_indicator_with_data_gets_its_charts(release_folder, observations,
     for entry in catalogue.itertuples():
         if entry.code not in with_values or isinstance(entry.derived_from, str):
             continue
-        expected.add(f"charts/{entry.code}_ranked.png")
+        if entry.method != "share_of_countries":   # a 100/0 answer per country is not ranked
+            expected.add(f"charts/{entry.code}_ranked.png")
         if entry.method in charts.SURVEY_METHODS:
             by_sex = observations[(observations["INDICATOR"] == entry.code) & observations["SEX"].isin(["F", "M"])]
             if by_sex["OBS_VALUE"].notna().any():
                 expected.add(f"charts/{entry.code}_sex_gap.png")
         elif entry.source != "incidents":
             expected.add(f"charts/{entry.code}_trend.png")
+    # the national questionnaire's three charts per round (the sample has rounds 2009 and 2024)
+    expected |= {f"charts/{name}_{round_}.png" for name in ("NC.11_heatmap", "NC.11_rank_interval", "NC.10_stages")
+                 for round_ in (2009, 2024)}
     assert on_disk == expected
     groups = set(catalogue.loc[catalogue["code"].isin(with_values), "group_name"])
     assert groups == {"background_context", "subjective_aspects", "risk_behaviour", "incidents_responses",
-                      "preventative_actions"}
+                      "preventative_actions", "national_capacity"}
 
 
 def test_render_release_charts_lists_its_files_and_repeats_byte_for_byte(release_folder, tmp_path):
@@ -491,7 +496,8 @@ def test_render_release_charts_lists_its_files_and_repeats_byte_for_byte(release
     listed = charts.render_release_charts(tmp_path, release_id, workers=1)
     on_disk = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "charts").iterdir())
     assert [c.path for c in listed] == on_disk
-    assert all(c.description and c.title and c.kind in ("ranked", "sex_gap", "trend") for c in listed)
+    assert all(c.description and c.title and re.fullmatch(
+        r"ranked|sex_gap|trend|(heatmap|rank_interval|stages)_\d{4}", c.kind) for c in listed)
     assert all(c.path == f"charts/{c.indicator}_{c.kind}.png" for c in listed)
     # the build drew the same charts from the same database: identical bytes (no timestamp, no version) and
     # the same files, in one process as in two

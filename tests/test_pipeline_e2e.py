@@ -46,20 +46,23 @@ def test_asset_graph_runs_one_way_from_sources_to_release():
     assert keys == {"reference/country_codes", "reference/indicator_registry", "raw/ict_country_year",
                     "staging/ict_country_year", "estimates/country_year", "release",
                     "raw/child_survey", "staging/child_survey", "raw/incident_reports", "staging/incident_reports",
-                    "estimates/incidents", "estimates/aggregates", "staging/sources_checked", *survey_estimates}
+                    "estimates/incidents", "estimates/aggregates", "staging/sources_checked", *survey_estimates,
+                    "raw/questionnaire_answers", "staging/national_questionnaire", "estimates/national_questionnaire"}
     parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
                for k in graph.get_all_asset_keys()}
     assert parents["staging/ict_country_year"] == {"raw/ict_country_year", "reference/country_codes"}
     # estimation waits for the gate, which waits for every source's staging (and so their blocking checks)
     assert parents["staging/sources_checked"] == {"staging/ict_country_year", "staging/incident_reports",
-                                                  "staging/child_survey"}
+                                                  "staging/child_survey", "staging/national_questionnaire"}
+    assert parents["estimates/national_questionnaire"] == {"staging/national_questionnaire",
+                                                           "reference/indicator_registry", "staging/sources_checked"}
     assert parents["estimates/country_year"] == {"staging/ict_country_year", "reference/indicator_registry",
                                                  "staging/sources_checked"}
     assert parents["estimates/aggregates"] == {"estimates/country_year", "estimates/incidents",
-                                               "reference/country_codes", "staging/ict_country_year",
-                                               *survey_estimates}
+                                               "estimates/national_questionnaire", "reference/country_codes",
+                                               "staging/ict_country_year", *survey_estimates}
     assert parents["release"] == {"estimates/country_year", "estimates/incidents", "estimates/aggregates",
-                                  *survey_estimates}
+                                  "estimates/national_questionnaire", *survey_estimates}
     assert parents["estimates/survey_risk_behaviour"] == {"staging/child_survey", "reference/indicator_registry",
                                                           "staging/sources_checked"}
     assert parents["staging/child_survey"] == {"raw/child_survey"}
@@ -81,9 +84,11 @@ def built(materialized_sample):
 def test_release_folder_holds_every_output_and_latest_points_to_it(built):
     release = built / "test-release-1"
     assert sorted(p.name for p in release.iterdir()) == [
+        "capacity_audit.parquet", "capacity_ranks.parquet", "capacity_scores.parquet",
         "catalogue.md", "catalogue.parquet", "charts", "cop_indicators.duckdb", "manifest.json",
         "observations.parquet", "observations.sdmx-structure.json", "observations.sdmx.csv", "profiles",
-        "quality_report.parquet", "report.html"]
+        "quality_report.parquet", "report.html", "roadmap_gaps.parquet",
+        "roadmap_stage_counts.parquet", "roadmap_stages.parquet"]
     assert (built / "latest").resolve() == release.resolve()
     assert (built / "LATEST").read_text().strip() == "test-release-1"
     assert not [p for p in built.iterdir() if p.name.startswith(".incoming")]
@@ -123,7 +128,10 @@ def test_public_duckdb_holds_observations_and_catalogue_but_no_raw_data(built):
         tables = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
         assert {t for t, kind in tables.items() if kind == "BASE TABLE"} == {
             "observations", "catalogue", "aggregate_groups", "group_members", "areas", "sources",
-            "OBS_STATUS", "CONF_STATUS", "UNIT_MEASURE", "SEX", "AGE", "URBANISATION"}  # the last six: code lists
+            "OBS_STATUS", "CONF_STATUS", "UNIT_MEASURE", "SEX", "AGE", "URBANISATION",  # these six: code lists
+            # the national questionnaire's tables (no raw answers: scores, ranks, the roadmap)
+            "capacity_scores", "capacity_ranks", "capacity_audit", "roadmap_stages", "roadmap_gaps",
+            "roadmap_stage_counts"}
         assert {t for t, kind in tables.items() if kind == "VIEW"} == {
             "observations_labelled", "latest", "compare", "regional", "country_profile", "gaps"}
         groups = con.execute("SELECT count(*) FROM aggregate_groups").fetchone()[0]
@@ -134,16 +142,20 @@ def test_public_duckdb_holds_observations_and_catalogue_but_no_raw_data(built):
     manifest = json.loads((built / "test-release-1" / "manifest.json").read_text())
     assert n == manifest["row_counts"]["observations"] == sum(manifest["indicators"].values())
     # the catalogue lists every registry entry and derived gap series; the sample feeds the country-level
-    # series and the incident counts and rates (survey partitions are not materialized here)
+    # series, the incident counts and rates and the national questionnaire's entries (survey partitions are not
+    # materialized here)
     registry = load_registry()
     assert codes == sorted(catalogue_frame(registry)["code"])
+    questionnaire = {i.code for i in registry if i.source in ("national_questionnaire", "national_capacity_index")}
+    assert len(questionnaire) == 29   # NC.1-NC.28 and SA.5
     assert set(manifest["indicators"]) == {"BC.1", "BC.7", "BC.8", "BC.9", "BC.10", "BC.11", "BC.12", "IR.12",
-                                           "IR.15", "IR.16"}
+                                           "IR.15", "IR.16", *questionnaire}
     assert groups == 45
     shipped = pd.read_parquet(built / "test-release-1" / "catalogue.parquet")
     assert sorted(shipped["code"]) == codes
     origin = dict(zip(shipped["code"], shipped["data_origin"]))
-    assert origin["BC.1"] == "synthetic" and origin["NC.1"] == "no data"  # this build reads the synthetic sample
+    # this build reads the synthetic sample; the survey partitions are not materialized here
+    assert origin["BC.1"] == origin["NC.1"] == "synthetic" and origin["RB.1"] == "no data"
     assert (built / "test-release-1" / "catalogue.md").read_text() == render_markdown(load_registry(), origin)
 
 

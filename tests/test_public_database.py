@@ -19,7 +19,11 @@ from schemas.observations import (CONF_STATUS, OBS_STATUS, OBSERVATION_COLUMNS, 
 REPO = Path(__file__).resolve().parents[1]
 GUIDE = REPO / "docs" / "analysts.md"
 CODE_LISTS = {"OBS_STATUS", "CONF_STATUS", "UNIT_MEASURE", "SEX", "AGE", "URBANISATION"}
-TABLES = {"observations", "catalogue", "aggregate_groups", "group_members", "areas", "sources"} | CODE_LISTS
+# the sample release holds the national questionnaire's tables (indicators.sources.national_questionnaire)
+SOURCE_TABLES = {"capacity_scores", "capacity_ranks", "capacity_audit", "roadmap_stages", "roadmap_gaps",
+                 "roadmap_stage_counts"}
+TABLES = {"observations", "catalogue", "aggregate_groups", "group_members", "areas", "sources"} | CODE_LISTS \
+    | SOURCE_TABLES
 VIEWS = {"observations_labelled", "latest", "compare", "regional", "country_profile", "gaps"}
 CELL = ["INDICATOR", "TIME_PERIOD", "SEX", "AGE", "URBANISATION"]
 SERIES = ["INDICATOR", "REF_AREA", "SEX", "AGE", "URBANISATION"]

@@ -120,8 +120,11 @@ def check_codes(published: pd.DataFrame, con: duckdb.DuckDBPyConnection) -> int:
     # every flagged or blank cell says why
     explained = published["OBS_STATUS"].isin(["U", "E", "Q", "L", "O"])
     assert published.loc[explained, "COMMENT_OBS"].notna().all()
-    assert (published.loc[published["OBS_STATUS"] == "A", "COMMENT_OBS"].fillna("")
-            .isin(["", "parity within the 95% CI"])).all()
+    # a plain A cell has no comment, but a questionnaire group value always states its respondents
+    plain = published.loc[published["OBS_STATUS"] == "A", "COMMENT_OBS"].fillna("")
+    respondents = plain.str.fullmatch(r"\d+ of \d+ invited countries responded \(\d+\.\d %\)(; \d+ answered)?")
+    assert (plain.isin(["", "parity within the 95% CI"]) | (respondents & is_group[plain.index])).all()
+    assert respondents.sum() > 500   # 29 questionnaire entries x 2 rounds x the groups with respondents
     # suppression reasons match their confidentiality code
     conf = published.set_index("CONF_STATUS")["COMMENT_OBS"]
     for code, text in (("A", "countries<"), ("O", "one country holds"), ("D", "")):

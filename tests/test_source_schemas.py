@@ -415,6 +415,7 @@ SOURCE_TABLES = {
     "individual_survey": "staging.individual_survey",
     "household_survey": "staging.household_survey",
     "national_questionnaire": "staging.national_questionnaire",
+    "national_capacity_index": "staging.national_capacity_index",  # the questionnaire's capacity scores
     "incidents": "staging.incident_reports",
 }
 SOURCE_MODELS = {
@@ -430,6 +431,7 @@ SOURCE_DISAGGREGATIONS = {
     "individual_survey": household_survey.DISAGGREGATIONS_INDIVIDUAL,
     "household_survey": household_survey.DISAGGREGATIONS_HOUSEHOLD,
     "national_questionnaire": national_questionnaire.DISAGGREGATIONS,
+    "national_capacity_index": (),
     "incidents": incidents.DISAGGREGATIONS,
 }
 

@@ -45,7 +45,7 @@ def test_every_constant_is_a_schema_table_of_a_warehouse_stage():
     from indicators.warehouse import STAGES
 
     names = {k: v for k, v in vars(tables).items() if k.isupper() and isinstance(v, str)}
-    assert len(names) == 44
+    assert len(names) == 56
     for constant, table in names.items():
         schema, name = table.split(".")
         assert constant.startswith(schema.upper() + "_") and schema in STAGES and name.replace("_", "").isalnum()
@@ -57,6 +57,8 @@ def test_sources_declare_their_tables_with_the_constants():
     assert declared["ict"] == (("estimates.country_year",), ("raw.ict_files",))
     assert declared["incidents"] == (("estimates.incidents",), ("raw.incident_files",))
     assert declared["survey_microdata"] == (("estimates.survey_*",), ("raw.microdata_files",))
+    assert declared["national_questionnaire"] == (("estimates.national_questionnaire",),
+                                                  ("raw.questionnaire_files",))
     assert tables.survey_estimates_table("risk_behaviour") == "estimates.survey_risk_behaviour"
 
 
