@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from indicators.errors import ConfigError
-from indicators.files import load_yaml
+from indicators.files import load_yaml, sha256_file
 from indicators.paths import DATA_DIR
 from schemas.national_questionnaire import ANSWER_COLUMNS, GCA_PILLARS
 
@@ -226,7 +226,14 @@ def itu_member_states() -> dict[str, str]:
                 if row["iso3"] not in NOT_ITU_MEMBER_STATES}
 
 
+def questionnaire(path: Path | str = DEFINITION_FILE) -> Questionnaire:
+    """The questionnaire definition, read once per process as long as the file does not change (a long-running
+    Dagster process sees an edited questionnaire.yaml at its next run)."""
+    if not Path(path).is_file():
+        return load_questionnaire(path)   # the ConfigError that names the missing file
+    return _questionnaire(str(path), sha256_file(Path(path)))
+
+
 @lru_cache(maxsize=4)
-def questionnaire(path: str = str(DEFINITION_FILE)) -> Questionnaire:
-    """The questionnaire definition, read once per process."""
+def _questionnaire(path: str, sha256: str) -> Questionnaire:
     return load_questionnaire(Path(path))
