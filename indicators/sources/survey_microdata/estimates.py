@@ -106,10 +106,17 @@ def estimate_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicat
         results, gaps = estimate_with_contrasts(con, table, survey_design(lonely_psu), estimands, by=BY,
                                                 margins=[[]] + [[d] for d in dimensions], contrasts=contrasts)
         surveyed = _surveyed_population(con, table)
-        for indicator, result, contrast in zip(members, results, gaps):
-            cells = _published(indicator, result, surveyed)
-            gaps = _gap_rows(series[indicator.code], contrast, cells)
-            out[indicator.code] = (pd.concat([cells, gaps], ignore_index=True) if not gaps.empty
+        # reliability per indicator (its own thresholds); complementary suppression, which works within one
+        # indicator, area and period, once over the whole batch (vectorised: one call instead of one per indicator)
+        rated = [r for r in (_rated(i, result, surveyed) for i, result in zip(members, results)) if not r.empty]
+        batch = _suppressed(pd.concat(rated, ignore_index=True)) if rated else pd.DataFrame(columns=ESTIMATE_COLUMNS)
+        by_code = dict(tuple(batch.groupby("INDICATOR", sort=False))) if not batch.empty else {}
+        for indicator, contrast in zip(members, gaps):
+            cells = by_code.get(indicator.code)
+            cells = (pd.DataFrame(columns=ESTIMATE_COLUMNS) if cells is None
+                     else cells[ESTIMATE_COLUMNS].reset_index(drop=True))
+            derived = _gap_rows(series[indicator.code], contrast, cells)
+            out[indicator.code] = (pd.concat([cells, derived], ignore_index=True) if not derived.empty
                                    else cells)[ESTIMATE_COLUMNS]
     return out
 
@@ -125,9 +132,10 @@ def _scale(indicator: Indicator) -> float:
     return 100.0 if indicator.unit == "percent" else 1.0
 
 
-def _published(indicator: Indicator, result: pd.DataFrame, surveyed: pd.DataFrame) -> pd.DataFrame:
+def _rated(indicator: Indicator, result: pd.DataFrame, surveyed: pd.DataFrame) -> pd.DataFrame:
+    """One indicator's cells in the release layout with their reliability flags (before suppression)."""
     if result.empty:
-        return pd.DataFrame(columns=ESTIMATE_COLUMNS)
+        return pd.DataFrame(columns=[*ESTIMATE_COLUMNS, "_boundary"])
     for column in DIMENSIONS:
         if column not in result.columns:
             result[column] = TOTAL
@@ -142,19 +150,28 @@ def _published(indicator: Indicator, result: pd.DataFrame, surveyed: pd.DataFram
         "DEFF": result["deff"], "N_WEIGHTED": result["n_weighted"], "DF": result["df"].astype(float),
         "POPULATION_SHARE": result["n_weighted"] / result["surveyed"], "CELL_COVARIANCE": np.nan,
         "_boundary": result["flags"].str.contains("boundary")})
-    out = apply_quality_rules(out, indicator.reliability)
-    return out[ESTIMATE_COLUMNS]
+    return _reliability_rules(out, indicator.reliability)
 
 
 def apply_quality_rules(cells: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
     """Reliability rules, then complementary suppression; a suppressed cell keeps its row, values blank."""
+    return _suppressed(_reliability_rules(cells, thresholds))
+
+
+def _reliability_rules(cells: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
+    """OBS_STATUS, CONF_STATUS and COMMENT_OBS from the cell's cases, CV, degrees of freedom and boundary flag."""
     cells = cells.copy()
     cv = coefficient_of_variation(cells["STD_ERR"], cells["OBS_VALUE"])
     status, conf, comment = reliability(cells["N_UNWEIGHTED"], cv, cells["DF"], cells["_boundary"], thresholds)
     cells["OBS_STATUS"], cells["CONF_STATUS"] = status, conf
     no_interval = np.where(cells["CI_LOWER"].isna() & cells["OBS_VALUE"].notna(), "no interval (df<1)", "")
     cells["COMMENT_OBS"] = join_comments(comment.to_numpy(), no_interval)
-    cells = _complementary_suppression(cells)
+    return cells
+
+
+def _suppressed(cells: pd.DataFrame) -> pd.DataFrame:
+    """Complementary suppression, then the values of every suppressed cell blanked (its row kept)."""
+    cells = _complementary_suppression(cells.reset_index(drop=True))
     hidden = cells["OBS_STATUS"] == "Q"
     cells.loc[hidden, [c for c in HIDDEN_WHEN_SUPPRESSED if c in cells]] = np.nan
     return cells.drop(columns=["_boundary"])
