@@ -71,6 +71,27 @@ class ReleaseTables:
         return {row["code"]: row for row in self.catalogue.to_dict("records")}
 
     @cached_property
+    def series_with_data(self) -> list[str]:
+        """Codes of the base series (no derived gap series) with data in this release, in report order."""
+        c = self.catalogue
+        return c.loc[c["derived_from"].isna() & (c["data_origin"] != "no data"), "code"].tolist()
+
+    @cached_property
+    def roadmap_records(self) -> dict[str, tuple[int, dict[str, dict], dict[str, list[dict]]]]:
+        """Per country: its latest questionnaire round, its stage row per pillar, its gap rows per pillar."""
+        out: dict[str, tuple[int, dict[str, dict], dict[str, list[dict]]]] = {}
+        if self.roadmap_stages.empty:
+            return out
+        latest = self.roadmap_stages.groupby("REF_AREA")["TIME_PERIOD"].max().to_dict()
+        for row in self.roadmap_stages.to_dict("records"):
+            if row["TIME_PERIOD"] == latest[row["REF_AREA"]]:
+                out.setdefault(row["REF_AREA"], (int(row["TIME_PERIOD"]), {}, {}))[1][row["PILLAR"]] = row
+        for row in (self.roadmap_gaps.to_dict("records") if not self.roadmap_gaps.empty else []):
+            if row["REF_AREA"] in out and row["TIME_PERIOD"] == latest[row["REF_AREA"]]:
+                out[row["REF_AREA"]][2].setdefault(row["PILLAR"], []).append(row)
+        return out
+
+    @cached_property
     def profile_records(self) -> dict[str, list[dict]]:
         """country_profile rows by country, in report order (group, then code)."""
         out: dict[str, list[dict]] = {}
@@ -719,28 +740,22 @@ PILLAR_TITLES = {"legal": "Legal measures", "technical": "Technical and procedur
 def _roadmap_section(tables: ReleaseTables, iso3: str, name: str) -> str:
     """The country's COP roadmap in its latest questionnaire round: the stage reached on each GCA pillar and the
     checklist items it still misses for the next stage, with its answers ('' when it did not respond)."""
-    stages = tables.roadmap_stages
-    if stages.empty or iso3 not in set(stages["REF_AREA"]):
+    if iso3 not in tables.roadmap_records:
         return ""
-    stages = stages[stages["REF_AREA"] == iso3]
-    year = int(stages["TIME_PERIOD"].max())
-    stages = stages[stages["TIME_PERIOD"] == year]
-    gaps = tables.roadmap_gaps
-    gaps = gaps[(gaps["REF_AREA"] == iso3) & (gaps["TIME_PERIOD"] == year)] if not gaps.empty else gaps
+    year, stages, gaps = tables.roadmap_records[iso3]
     rows = []
     for pillar, title in PILLAR_TITLES.items():
-        stage = stages[stages["PILLAR"] == pillar]
-        if stage.empty:
+        stage = stages.get(pillar)
+        if stage is None:
             continue
-        stage = stage.iloc[0]
-        missing = gaps[gaps["PILLAR"] == pillar] if not gaps.empty else gaps
+        missing = gaps.get(pillar, [])
         if int(stage["STAGE"]) >= 5:
             todo = '<span class="muted">every stage reached</span>'
         else:
-            todo = (f'to reach <em>{e(missing["NEXT_STAGE_NAME"].iloc[0])}</em>: <ul class="gaps">'
+            todo = (f'to reach <em>{e(missing[0]["NEXT_STAGE_NAME"])}</em>: <ul class="gaps">'
                     + "".join(f'<li><code>{e(g["ITEM"])}</code> {e(g["ITEM_TEXT"])} '
-                              f'<span class="where">answer: {e(g["ANSWER"])}</span></li>'
-                              for _, g in missing.iterrows()) + "</ul>") if not missing.empty else ""
+                              f'<span class="where">answer: {e(g["ANSWER"])}</span></li>' for g in missing)
+                    + "</ul>") if missing else ""
         rows.append(f'<tr><th scope="row">{e(title)}</th><td class="num">{int(stage["STAGE"])}</td>'
                     f'<td>{e(stage["STAGE_NAME"])}</td><td class="small">{todo}</td></tr>')
     return (f'<h2 id="roadmap">COP roadmap, {year} questionnaire round</h2>'
@@ -808,10 +823,9 @@ def render_profile(tables: ReleaseTables, iso3: str, release_id: str) -> str:
     if roadmap:
         sections.append(roadmap)
     published = {r["INDICATOR"] for r in rows}
-    missing = tables.catalogue[tables.catalogue["derived_from"].isna() & (tables.catalogue["data_origin"] != "no data")
-                               & ~tables.catalogue["code"].isin(published)]
-    if not missing.empty:
-        items = ", ".join(f'<a href="../{REPORT_FILE}#{e(anchor(c))}">{e(c)}</a>' for c in missing["code"])
+    missing = [code for code in tables.series_with_data if code not in published]
+    if missing:
+        items = ", ".join(f'<a href="../{REPORT_FILE}#{e(anchor(c))}">{e(c)}</a>' for c in missing)
         sections.append(f"<h2 id=\"no-value\">Indicators with no published value for {e(area['name'])}</h2>"
                         f"<p class=\"small\">These indicators have data for other countries in this release: "
                         f"{items}.</p>")
