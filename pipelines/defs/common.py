@@ -68,6 +68,20 @@ def build_versions(build: BuildSettings) -> dict[str, str]:
     return {**plan.versions, "build_fingerprint": plan.build_fingerprint}
 
 
+def files_read_result(context, provenance: list[dict], described, **totals: int):
+    """Report the files a raw asset read, one log line each ("read <name> (<described(p)>), sha256 ..."), and its
+    metadata: the number of files, `totals` and every file's provenance."""
+    import dagster as dg
+
+    for p in provenance:
+        context.log.info(f"read {Path(p['path']).name} ({described(p)}), sha256 {p['sha256'][:12]}")
+    return dg.MaterializeResult(metadata={
+        "files": dg.MetadataValue.int(len(provenance)),
+        **{name: dg.MetadataValue.int(int(total)) for name, total in totals.items()},
+        "provenance": dg.MetadataValue.json(provenance),
+    })
+
+
 def indicator_rows_result(context, label: str, rows: dict[str, int]):
     """Report the rows each indicator got (log and metadata), warning about those without any: their inputs are
     missing from the sources, and they stay in the catalogue without observations."""

@@ -10,7 +10,7 @@ from indicators import tables
 from indicators.sources.incidents.harmonise import audit_incidents, compute_incident_indicators, harmonise_incidents
 from indicators.sources.incidents.reader import load_incident_sources, load_raw_incidents
 from pipelines.defs.checks import violations_result
-from pipelines.defs.common import (SOURCES_CHECKED, build_registry, indicator_rows_result,
+from pipelines.defs.common import (SOURCES_CHECKED, build_registry, files_read_result, indicator_rows_result,
                                    stage_source_fingerprints)
 from pipelines.resources import BuildSettings, WarehouseResource
 
@@ -28,14 +28,9 @@ def raw_incident_reports(context: dg.AssetExecutionContext, build: BuildSettings
     with warehouse.get_connection() as con:
         stage_source_fingerprints(con, context.run.run_id, build, "incidents")
         provenance = load_raw_incidents(con, sources)
-    for p in provenance:
-        context.log.info(f"read {Path(p['path']).name} ({p['layout']}, {p['reporting_org']}): {p['rows']} counts, "
-                         f"sha256 {p['sha256'][:12]}")
-    return dg.MaterializeResult(metadata={
-        "files": dg.MetadataValue.int(len(provenance)),
-        "counts": dg.MetadataValue.int(sum(p["rows"] for p in provenance)),
-        "provenance": dg.MetadataValue.json(provenance),
-    })
+    return files_read_result(context, provenance, lambda p: f"{p['layout']}, {p['reporting_org']}: "
+                                                           f"{p['rows']} counts",
+                             counts=sum(p["rows"] for p in provenance))
 
 
 @dg.asset(key=["staging", "incident_reports"], group_name="harmonise", pool="warehouse", kinds={"duckdb"},

@@ -12,7 +12,7 @@ from indicators.sources.national_questionnaire.estimates import compute_question
 from indicators.sources.national_questionnaire.harmonise import audit_national_questionnaire, harmonise_questionnaire
 from indicators.sources.national_questionnaire.ingest import load_raw_questionnaire, questionnaire_deliveries
 from pipelines.defs.checks import violations_result
-from pipelines.defs.common import (SOURCES_CHECKED, build_registry, indicator_rows_result,
+from pipelines.defs.common import (SOURCES_CHECKED, build_registry, files_read_result, indicator_rows_result,
                                    stage_source_fingerprints)
 from pipelines.resources import BuildSettings, WarehouseResource
 
@@ -32,14 +32,9 @@ def raw_questionnaire_answers(context: dg.AssetExecutionContext, build: BuildSet
     with warehouse.get_connection() as con:
         stage_source_fingerprints(con, context.run.run_id, build, "national_questionnaire")
         provenance = load_raw_questionnaire(con, deliveries, definition)
-    for p in provenance:
-        context.log.info(f"read {Path(p['path']).name} ({p['layout']}, round {p['round']}): {p['countries']} "
-                         f"countries, sha256 {p['sha256'][:12]}")
-    return dg.MaterializeResult(metadata={
-        "files": dg.MetadataValue.int(len(provenance)),
-        "responses": dg.MetadataValue.int(sum(p["countries"] for p in provenance)),
-        "provenance": dg.MetadataValue.json(provenance),
-    })
+    return files_read_result(context, provenance, lambda p: f"{p['layout']}, round {p['round']}: "
+                                                           f"{p['countries']} countries",
+                             responses=sum(p["countries"] for p in provenance))
 
 
 @dg.asset(key=["staging", "national_questionnaire"], group_name="harmonise", pool="warehouse", kinds={"duckdb"},
