@@ -297,6 +297,8 @@ def key_figures(tables: ReleaseTables) -> pd.DataFrame:
             "low": low["OBS_VALUE"], "low_area": tied_names(lowest), "low_year": int(low["TIME_PERIOD"]),
             "median": median(chosen["OBS_VALUE"]),
             "high": high["OBS_VALUE"], "high_area": tied_names(highest), "high_year": int(high["TIME_PERIOD"]),
+            # a share of countries is 100 (yes) or 0 (no) per country: its key figures are these two counts
+            "yes": int((chosen["OBS_VALUE"] == 100).sum()), "no": int((chosen["OBS_VALUE"] == 0).sum()),
             "world": None if w is None else w["OBS_VALUE"],
             "world_year": None if w is None else int(w["TIME_PERIOD"]),
             "world_status": None if w is None else w["OBS_STATUS"],
@@ -485,9 +487,12 @@ def _key_figures_table(tables: ReleaseTables, figures: pd.DataFrame) -> str:
                 f'{synthetic_badge(ind["data_origin"])}</th>'
                 f'<td>{e(UNIT_SHORT.get(ind["unit"], ind["unit"]))}</td>'
                 f'<td class="num">{e(years_text(f))}</td><td class="num">{int(f["countries"])}</td>'
-                f'<td class="num">{fmt(f["low"], d)}{where(f["low_area"], f["low_year"], f["latest_year"])}</td>'
-                f'<td class="num">{fmt(f["median"], d)}</td>'
-                f'<td class="num">{fmt(f["high"], d)}{where(f["high_area"], f["high_year"], f["latest_year"])}</td>'
+                + (f'<td class="num" colspan="3">{int(f["yes"])} yes, {int(f["no"])} no</td>'
+                   if ind["method"] == "share_of_countries" else
+                   f'<td class="num">{fmt(f["low"], d)}{where(f["low_area"], f["low_year"], f["latest_year"])}</td>'
+                   f'<td class="num">{fmt(f["median"], d)}</td>'
+                   f'<td class="num">{fmt(f["high"], d)}{where(f["high_area"], f["high_year"], f["latest_year"])}'
+                   '</td>')
                 + value_cell(f["world"], d, f["world_status"], year=f["world_year"]) + "</tr>")
     return f"""
 <h2 id="key-figures">Key figures</h2>
@@ -496,7 +501,9 @@ and rural areas). For a survey indicator these are each country's latest survey 
 every year (ICT statistics, incident reports) they are the values of its reference year: the latest year in which
 at least {COVERED_SHARE:.0%} of the countries that ever report it have a value, so that no country's years-old
 report stands beside this year's figures. Then the lowest, median and highest of these values and the world's
-value (of the reference year; for a survey indicator its latest, year in brackets).</p>
+value (of the reference year; for a survey indicator its latest, year in brackets). A share of countries (the
+national questionnaire: each country answers yes or no) shows how many of the answering countries said yes and
+no instead, and the world's share of them.</p>
 <table class="wide">
 <thead><tr><th>indicator</th><th>unit</th><th class="num">year(s)</th><th class="num">countries</th>
 <th class="num">lowest</th><th class="num">median</th><th class="num">highest</th><th class="num">world</th></tr>
@@ -530,10 +537,12 @@ def _group_values_table(code: str, decimals: int, groups: pd.DataFrame, year: in
         return (f'<p class="nodata">No world or ITU regional value is published for this series: '
                 f'{e(statuses)}.{why}</p>')
     with_ci = rows["CI_LOWER"].notna().any()
-    with_note = rows["OBS_VALUE"].isna().any()
+    # why a value is blank or flagged, and who a questionnaire value rests on ("51 of 191 invited countries
+    # responded (26.7 %); 49 answered")
+    with_note = rows["COMMENT_OBS"].map(present).any()
     body = []
     for _, r in rows.iterrows():
-        note = "" if present(r["OBS_VALUE"]) else e(r["COMMENT_OBS"]) if present(r["COMMENT_OBS"]) else ""
+        note = e(r["COMMENT_OBS"]) if present(r["COMMENT_OBS"]) else ""
         body.append(f'<tr><th scope="row">{e(r["area_name"])}</th><td class="num">{int(r["TIME_PERIOD"])}</td>'
                     + value_cell(r["OBS_VALUE"], decimals, r["OBS_STATUS"])
                     + (f'<td class="num">{fmt_interval(r["CI_LOWER"], r["CI_UPPER"], decimals)}</td>'
@@ -541,7 +550,7 @@ def _group_values_table(code: str, decimals: int, groups: pd.DataFrame, year: in
                     + (f'<td class="small muted">{note}</td>' if with_note else "") + "</tr>")
     return (f'<table><caption>{e(caption)}</caption><thead><tr><th>area</th>'
             '<th class="num">year</th><th class="num">value</th>'
-            + ('<th class="num">95 % CI</th>' if with_ci else "") + ("<th>why blank</th>" if with_note else "")
+            + ('<th class="num">95 % CI</th>' if with_ci else "") + ("<th>note</th>" if with_note else "")
             + '</tr></thead><tbody>' + "".join(body) + "</tbody></table>")
 
 
@@ -561,11 +570,16 @@ def _key_list(code: str, ind: pd.Series, figures: pd.DataFrame) -> str:
     else:
         basis = (f"<dt>countries with data</dt><dd>{int(f['countries'])}</dd>"
                  f"<dt>their latest waves</dt><dd>{e(years_text(f))}</dd>")
+    if ind["method"] == "share_of_countries":   # yes (100) or no (0) per country: count them
+        spread = f"<dt>answers</dt><dd>{int(f['yes'])} yes, {int(f['no'])} no</dd>"
+    else:
+        spread = (f"<dt>lowest</dt><dd>{fmt(f['low'], d)} <span class=\"year\">{e(f['low_area'])}, "
+                  f"{f['low_year']}</span></dd>\n<dt>median</dt><dd>{fmt(f['median'], d)}</dd>\n"
+                  f"<dt>highest</dt><dd>{fmt(f['high'], d)} <span class=\"year\">{e(f['high_area'])}, "
+                  f"{f['high_year']}</span></dd>")
     return f"""<dl class="key">
 {basis}
-<dt>lowest</dt><dd>{fmt(f['low'], d)} <span class="year">{e(f['low_area'])}, {f['low_year']}</span></dd>
-<dt>median</dt><dd>{fmt(f['median'], d)}</dd>
-<dt>highest</dt><dd>{fmt(f['high'], d)} <span class="year">{e(f['high_area'])}, {f['high_year']}</span></dd>
+{spread}
 <dt>world</dt><dd>{world}</dd>
 </dl>"""
 

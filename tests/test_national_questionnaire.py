@@ -253,6 +253,20 @@ def test_a_bad_answer_fails_the_build_naming_the_cell_and_the_release_stays(tmp_
     assert "COP roadmap, 2009 questionnaire round" in (release / "profiles" / "KAZ.html").read_text()  # not in 2024
     assert {p.name for p in (release / "charts").glob("NC.1[01]_*_2024.png")} == {
         "NC.11_heatmap_2024.png", "NC.11_rank_interval_2024.png", "NC.10_stages_2024.png"}
+    # the report counts yes and no answers for a share of countries (a 0/100 value ranks nothing) and says who
+    # each group value rests on
+    con = duckdb.connect(str(release / "cop_indicators.duckdb"), read_only=True)
+    try:
+        countries = con.execute("SELECT o.OBS_VALUE FROM observations o JOIN areas a ON a.ref_area = o.REF_AREA "
+                                "WHERE a.type = 'country' AND o.INDICATOR = 'NC.1' AND o.TIME_PERIOD = 2024").df()
+    finally:
+        con.close()
+    page = (release / "report.html").read_text(encoding="utf-8")
+    yes, no = int((countries["OBS_VALUE"] == 100).sum()), int((countries["OBS_VALUE"] == 0).sum())
+    assert yes + no == len(countries) > 50
+    assert f"<dt>answers</dt><dd>{yes} yes, {no} no</dd>" in page
+    assert f'<td class="num" colspan="3">{yes} yes, {no} no</td>' in page
+    assert "76 of 193 invited countries responded (39.4 %)" in page
     before = {p: p.read_bytes() for p in release.rglob("*") if p.is_file()}
 
     csv = sources / "questionnaire" / "responses_2009.csv"
