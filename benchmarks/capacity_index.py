@@ -155,19 +155,15 @@ def measure(args, check: bool) -> dict:
     with tempfile.TemporaryFile("w+") as log:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        while True:
-            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() - t0 > args.timeout:
-                os.killpg(proc.pid, signal.SIGKILL)
-                os.wait4(proc.pid, 0)
-                raise SystemExit(f"{' '.join(cmd)}: stopped after {args.timeout:.0f} s")
-            time.sleep(0.05)
+        try:
+            code = proc.wait(timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)   # its own session: the child and anything it started
+            proc.wait()
+            raise SystemExit(f"{' '.join(cmd)}: stopped after {args.timeout:.0f} s") from None
         wall = time.perf_counter() - t0
         log.seek(0)
         text = log.read()
-    code = os.waitstatus_to_exitcode(status)
     lines = [line for line in text.splitlines() if line.startswith("RESULT ")]
     if code != 0 or not lines:
         raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{text[-4000:]}")
