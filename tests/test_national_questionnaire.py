@@ -204,6 +204,15 @@ def test_definition_errors_name_the_file_and_the_question(tmp_path):
     assert "question Q2.1: field 'category': Input should be less than or equal to 7" in str(error.value)
 
 
+def test_a_bad_index_setting_is_refused_when_the_definition_loads(tmp_path):
+    def negative_weight(raw):
+        raw["index"]["weights"]["legal"] = -1
+
+    with pytest.raises(ConfigError, match=r"questionnaire.yaml: index.weights.legal must be a positive number, "
+                                          r"got -1"):
+        load_questionnaire(broken_definition(tmp_path, negative_weight))
+
+
 def test_an_incomplete_roadmap_grid_is_refused(tmp_path):
     def no_legal_assessment(raw):
         raw["questions"] = [q for q in raw["questions"] if q["id"] != "R.L1"]

@@ -214,8 +214,10 @@ def load_questionnaire(path: Path | str = DEFINITION_FILE) -> Questionnaire:
     problems = _cross_checks(definition)
     if problems:
         raise ConfigError(f"{path}: invalid questionnaire definition:\n  " + "\n  ".join(problems))
-    return Questionnaire(path, definition.title, definition.form_version, definition.scales, definition.dont_know,
-                         definition.rounds, definition.index, tuple(definition.questions))
+    loaded = Questionnaire(path, definition.title, definition.form_version, definition.scales, definition.dont_know,
+                           definition.rounds, definition.index, tuple(definition.questions))
+    loaded.index_config()   # the `index:` block is checked now too, not when the first build scores countries
+    return loaded
 
 
 @lru_cache(maxsize=1)
