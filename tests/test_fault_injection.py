@@ -140,7 +140,8 @@ def test_a_second_build_at_once_refuses_and_names_the_first(project):
     kill_guard = threading.Timer(600, first.kill)
     kill_guard.start()
     try:
-        # the first holds the locks from its start; wait until it is past planning, then start the second
+        # the first holds the locks from its start; wait until it is past planning, then start the second (its
+        # log is the only sign of its progress another process has: polled every 10 ms, bounded by the deadline)
         deadline = time.monotonic() + 120
         while "publishing to" not in log.read_text():
             assert first.poll() is None and time.monotonic() < deadline, log.read_text()

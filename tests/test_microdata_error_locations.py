@@ -451,7 +451,7 @@ def test_a_spec_level_fact_is_one_error_naming_the_spec_and_the_key(tmp_path, ca
 
 def test_a_wrong_fixed_country_is_one_spec_error_not_one_failure_per_row(tmp_path, capsys):
     rows = [f"{i};{'AB'[i % 2]};p{i % 4};1.5;{['female', 'male'][i % 2]};{10 + i % 7}" for i in range(1, 2001)]
-    spec_file = write_csv(tmp_path, lines(HEADER, *rows), spec_dict(country="XXX"))
+    spec_file = write_csv(tmp_path, lines(HEADER, *rows), spec_dict(country="XXX"))   # XXX: no country has it
     code, out, err = validate(capsys, spec_file, tmp_path / "data.csv")
     assert code == 2 and out == ""
     assert err == (f"cop validate: invalid mapping spec\n  {spec_file}: key country: 'XXX' breaks the rule: country "
