@@ -389,12 +389,14 @@ def _encoding_argument(value: str) -> str:
 
 
 def estimate_command(args: argparse.Namespace) -> int:
-    """Ad-hoc design-based tabulation of a microdata file, with the pipeline's own engine and quality rules."""
+    """Ad-hoc design-based tabulation of a microdata file, with the pipeline's own engine and quality rules:
+    Taylor linearisation from strata/PSUs/fpc, or, with --repweights, the variance from replicate weights."""
     import duckdb
     import numpy as np
 
     from indicators.estimation.quality import join_comments, reliability
-    from indicators.estimation.taylor import Design, DesignError, estimate
+    from indicators.estimation.replicate import ReplicateDesign, estimate_replicate, replicate_columns
+    from indicators.estimation.taylor import Design, DesignError, Estimand, estimate
     from indicators.sources.survey_microdata.reader import load_table
     from schemas.registry import DEFAULT_RELIABILITY
 
@@ -409,6 +411,30 @@ def estimate_command(args: argparse.Namespace) -> int:
             print("cop estimate: --ratio takes NUMERATOR/DENOMINATOR", file=sys.stderr)
             return 2
         expression, x = expression.split("/", 1)
+    replicate_options = [f"--{n.replace('_', '-')}" for n in ("rep_type", "rho", "scale", "rscales", "mse")
+                         if getattr(args, n) not in (None, False)]
+    rscales = None
+    if args.repweights:
+        taylor_options = [f"--{n}" for n in ("strata", "psu", "fpc") if getattr(args, n)]
+        if taylor_options:
+            print(f"cop estimate: {', '.join(taylor_options)} with --repweights: replicate weights carry the whole "
+                  "design (its strata, PSUs and fpc); leave out --strata, --psu and --fpc", file=sys.stderr)
+            return 2
+        if not args.rep_type:
+            print("cop estimate: --repweights needs --rep-type, how the replicates were made: JK1, JKn, BRR, Fay, "
+                  "bootstrap or other", file=sys.stderr)
+            return 2
+        if args.rscales:
+            try:
+                rscales = tuple(float(v) for v in args.rscales.split(","))
+            except ValueError:
+                print(f"cop estimate: --rscales {args.rscales!r}: numbers separated by commas, e.g. 0.5 or "
+                      "0.9,0.9,0.95", file=sys.stderr)
+                return 2
+    elif replicate_options:
+        print(f"cop estimate: {', '.join(replicate_options)} describe replicate weights: give them with "
+              "--repweights REGEX", file=sys.stderr)
+        return 2
     if not Path(args.file).is_file():
         print(f"cop estimate: FILE {args.file}: no such file", file=sys.stderr)
         return 2
@@ -416,9 +442,24 @@ def estimate_command(args: argparse.Namespace) -> int:
     con = duckdb.connect()
     try:
         load_table(con, Path(args.file), "microdata", delimiter=args.delimiter, encoding=args.encoding)
-        design = Design(weight=args.weight, stratum=args.strata, psu=args.psu, fpc=args.fpc,
-                        lonely_psu=args.lonely_psu)
-        result = estimate(con, "microdata", design, kind, expression, x=x, margins=[by])
+        if args.repweights:
+            columns = [name for name, *_ in con.execute("DESCRIBE microdata").fetchall()]
+            try:
+                # quoted: the file names the columns (e.g. "repwt.1")
+                replicates = tuple('"' + c.replace('"', '""') + '"'
+                                   for c in replicate_columns(columns, args.repweights))
+                design = ReplicateDesign(weight=args.weight, replicates=replicates,
+                                         type=args.rep_type, rho=args.rho, scale=args.scale, rscales=rscales,
+                                         mse=args.mse)
+            except CopUserError as exc:  # the options do not fit the file's replicate columns
+                print(f"cop estimate: {args.file}: {exc}", file=sys.stderr)
+                return 2
+            result = estimate_replicate(con, "microdata", design, [Estimand(kind, expression, x)],
+                                        margins=[by])[0][0]
+        else:
+            design = Design(weight=args.weight, stratum=args.strata, psu=args.psu, fpc=args.fpc,
+                            lonely_psu=args.lonely_psu)
+            result = estimate(con, "microdata", design, kind, expression, x=x, margins=[by])
     except DesignError as exc:
         lines = ""
         if exc.rows and Path(args.file).suffix.lower() in (".csv", ".txt"):
@@ -521,12 +562,23 @@ def main(argv: list[str] | None = None) -> int:
 
     tab = commands.add_parser(
         "estimate", help="design-based estimate from a microdata file (no registry entry)",
-        description="Design-based estimate (Taylor linearisation, as R's survey) from a microdata file.",
-        epilog="Output: one row per domain with estimate, se, 95%% CI, df (design degrees of freedom of the units "
-               "with the item observed), cv (percent), deff, n_unweighted, n_weighted, status (A normal, U low "
-               "reliability, Q would be suppressed in a release: fewer than 25 cases or CV above 33.3%%) and flags "
-               "(the rules met: n<25, cv>33.3%%, n<50, cv>16.6%%, p=0|100%%, df<2, no interval (df<1)). "
-               "A proportion of 0 or 1 gets a Clopper-Pearson bound on the Korn-Graubard effective sample size.")
+        description="Design-based estimate from a microdata file, as R's survey: Taylor linearisation from the "
+                    "strata, PSUs and fpc (svydesign), or the variance from replicate weights with --repweights "
+                    "(svrepdesign with combined weights).",
+        epilog="Output: one row per domain with estimate, se, 95% CI, df (design degrees of freedom of the units "
+               "with the item observed: PSUs minus strata, or with replicate weights R's degf, the rank of their "
+               "replicate weights minus 1), cv (percent), deff, n_unweighted, n_weighted, status (A normal, U low "
+               "reliability, Q would be suppressed in a release: fewer than 25 cases or CV above 33.3%) and flags "
+               "(the rules met: n<25, cv>33.3%, n<50, cv>16.6%, p=0|100%, df<2, no interval (df<1)). "
+               "A proportion of 0 or 1 gets a Clopper-Pearson bound on the Korn-Graubard effective sample size; "
+               "otherwise its interval is on the logit scale (with replicate weights, from the replicates' "
+               "logits, as R's svyciprop). "
+               "Replicate weights, e.g. --weight w --repweights 'rep[0-9]+' --rep-type Fay --rho 0.5: each "
+               "replicate column holds the full weight of the unit in that replicate (0 when left out); the "
+               "variance is scale * sum of rscales * (replicate estimate - mean of the replicates)^2, or around "
+               "the full-sample estimate with --mse. Default scale: (R-1)/R for JK1, 1/(R-1) for bootstrap, "
+               "1/R for BRR, 1/(R (1-rho)^2) for Fay, 1 for JKn and other; rscales default 1 (JKn must give "
+               "them).")
     tab.add_argument("file", help="CSV, Parquet, .sav or .dta")
     tab.add_argument("--weight", required=True, help="weight column (or SQL expression)")
     tab.add_argument("--strata", help="stratum column (default: one stratum)")
@@ -539,6 +591,20 @@ def main(argv: list[str] | None = None) -> int:
     tab.add_argument("--ratio", help="NUMERATOR/DENOMINATOR")
     tab.add_argument("--by", help="domain columns, comma-separated (one row per combination)")
     tab.add_argument("--lonely-psu", default="adjust", choices=["adjust", "remove", "average", "certainty", "fail"])
+    tab.add_argument("--repweights", metavar="REGEX",
+                     help="replicate weight columns: every column whose name matches the regular expression, in "
+                          "file order (as R's svrepdesign(repweights=)); then no --strata, --psu or --fpc")
+    tab.add_argument("--rep-type", choices=["JK1", "JKn", "BRR", "Fay", "bootstrap", "other"],
+                     type=lambda v: {t.lower(): t for t in ("JK1", "JKn", "BRR", "Fay", "bootstrap", "other")}.get(
+                         v.lower(), v),
+                     help="how the replicates were made (R's svrepdesign type); required with --repweights")
+    tab.add_argument("--rho", type=float, help="Fay's rho (--rep-type Fay), e.g. 0.5")
+    tab.add_argument("--scale", type=float, help="overall variance scale (default: R's for the type)")
+    tab.add_argument("--rscales", metavar="A,B,...",
+                     help="replicate scales: one value for every replicate, or one per replicate (JKn: "
+                          "(n_h - 1)/n_h of each replicate's stratum)")
+    tab.add_argument("--mse", action="store_true",
+                     help="centre the replicates on the full-sample estimate, not on their mean")
     tab.add_argument("--format", default="csv", choices=["csv", "json"])
     tab.add_argument("--delimiter", type=_delimiter_argument,
                      help="CSV field delimiter, one character such as ';' or tab (default: detected)")
