@@ -50,7 +50,8 @@ CATALOGUE_COLUMN_DESCRIPTIONS = {
     "value_expression": "SQL expression of the value, for methods computing one value per row",
     "growth": "for a growth indicator: JSON with its kind and number of periods, e.g. {\"kind\": \"cagr\", "
               "\"periods\": 5}",
-    "disaggregations": "the breakdowns estimated besides the total (', '-separated: sex, age_band, urbanisation)",
+    "disaggregations": "the breakdowns estimated besides the total (', '-separated: sex, age_band, urbanisation; "
+                       "a crossing such as sex x age_band adds the crossed cells, e.g. girls aged 12-14)",
     "decimals": "decimals OBS_VALUE and the interval bounds are rounded to (STD_ERR has one more)",
     "min_n": "survey estimates from fewer unweighted cases are suppressed (Q / N)",
     "flag_n": "survey estimates from fewer unweighted cases are flagged low reliability (U)",
@@ -90,6 +91,11 @@ def aggregation_text(i: Indicator) -> str:
     return f"{text}; {rules}"
 
 
+def breakdowns(indicator: Indicator) -> str:
+    """The disaggregations, then the crossings: 'sex, age_band, urbanisation, sex x age_band'."""
+    return ", ".join([*indicator.disaggregations, *(" x ".join(c) for c in indicator.crossings)])
+
+
 def catalogue_frame(indicators: list[Indicator]) -> pd.DataFrame:
     """One row per indicator, plain column types (text, integers, floats) for Parquet and SQL users."""
     rows = [{
@@ -97,7 +103,7 @@ def catalogue_frame(indicators: list[Indicator]) -> pd.DataFrame:
         "source": i.source, "method": i.method, "universe": i.universe, "numerator": i.numerator,
         "denominator": i.denominator, "value_expression": i.value,
         "growth": json.dumps(i.growth, sort_keys=True) if i.growth else None,
-        "disaggregations": ", ".join(i.disaggregations), "decimals": i.decimals,
+        "disaggregations": breakdowns(i), "decimals": i.decimals,
         "min_n": int(i.reliability["min_n"]), "flag_n": int(i.reliability["flag_n"]),
         "max_cv": float(i.reliability["max_cv"]), "flag_cv": float(i.reliability["flag_cv"]),
         "aggregation": aggregation_text(i), "derived_from": None,
@@ -208,7 +214,7 @@ def render_markdown(indicators: list[Indicator], data_origin: dict[str, str] | N
                       "| unit | source | method | universe | disaggregations | decimals |",
                       "|---|---|---|---|---|---|",
                       f"| {i.unit} | {i.source} | {i.method} | {_cell(f'`{i.universe}`' if i.universe else 'all rows')}"
-                      f" | {', '.join(i.disaggregations) or 'none'} | {i.decimals} |", ""]
+                      f" | {breakdowns(i) or 'none'} | {i.decimals} |", ""]
             for label, expression in (("numerator", i.numerator), ("denominator", i.denominator),
                                       ("value", i.value)):
                 if expression:

@@ -29,6 +29,7 @@ from schemas.registry import (AGGREGATION_KEYS, AGGREGATION_METHODS, AGGREGATION
                               REQUIRED_FIELDS, RegistryEntryModel)
 from indicators.sources import harmonised_sources
 from indicators.tables import quote_identifier
+from schemas.observations import PUBLISHED_DIMENSIONS
 from schemas.sources import HarmonisedSource
 from schemas.validation import failure_cases
 
@@ -74,6 +75,9 @@ class Indicator:
     denominator: str | None = None
     value: str | None = None
     disaggregations: tuple[str, ...] = ()
+    # crossed disaggregations published as extra cells, e.g. (("sex", "age_band"),): girls aged 12-14
+    crossings: tuple[tuple[str, ...], ...] = ()
+    quantile: float | None = None  # method quantile: the fraction (0.5 the median, 0.25 and 0.75 the quartiles)
     growth: dict = field(default_factory=dict)
     reliability: dict = field(default_factory=dict)  # defaults of DESIGN.md 4.4 merged with overrides
     caveats: str | None = None
@@ -173,6 +177,11 @@ def _type_problems(where: str, code: str, entry: dict, problems: list[RegistryPr
         problems.append(RegistryProblem(where, code, "decimals", "must be a whole number"))
     if not isinstance(entry["disaggregations"], list):
         problems.append(RegistryProblem(where, code, "disaggregations", "must be a list (empty if none)"))
+    crossings = entry.get("crossings")
+    if crossings is not None and not (isinstance(crossings, list) and all(
+            isinstance(c, list) and all(isinstance(d, str) for d in c) for c in crossings)):
+        problems.append(RegistryProblem(where, code, "crossings",
+                                        "must be a list of lists of disaggregations, e.g. [[sex, age_band]]"))
     refs = entry["references"]
     if not isinstance(refs, list) or not refs or not all(isinstance(r, str) and r.strip() for r in refs):
         problems.append(RegistryProblem(where, code, "references", "must be a non-empty list of citations"))
@@ -193,6 +202,8 @@ def _indicator(path: str, group: str, entry: dict) -> Indicator:
         references=tuple(" ".join(r.split()) for r in entry["references"]), file=path,
         universe=text("universe"), numerator=text("numerator"), denominator=text("denominator"),
         value=text("value"), disaggregations=tuple(entry["disaggregations"]),
+        crossings=tuple(tuple(c) for c in entry.get("crossings") or ()),
+        quantile=entry.get("quantile"),
         growth=dict(entry.get("growth") or {}),
         reliability={**DEFAULT_RELIABILITY, **(entry.get("reliability") or {})},
         caveats=text("caveats"), aggregation=dict(entry.get("aggregation") or {}))
@@ -243,6 +254,16 @@ def _entry_problems(ind: Indicator, sources: dict[str, HarmonisedSource],
             problem(name, f"required by method {ind.method}")
         elif given and name not in needed:
             problem(name, f"not used by method {ind.method} (it uses {', '.join(needed) or 'none'})")
+    q = ind.quantile
+    if ind.method == "quantile":
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+            problem("quantile", f"required by method quantile: a fraction strictly between 0 and 1 (0.5 for the "
+                                f"median), got {q!r}")
+        if ind.aggregation_method != "none":
+            problem("aggregation", "a quantile has no group value from country values (medians do not "
+                                   "aggregate): use {method: none, reason: ...}")
+    elif q is not None:
+        problem("quantile", f"not used by method {ind.method} (only by method quantile)")
     if ind.method == "growth" and ind.growth:
         kind, periods = ind.growth.get("kind"), ind.growth.get("periods")
         if kind not in ("difference", "cagr") or not isinstance(periods, int) or isinstance(periods, bool) \
@@ -266,8 +287,34 @@ def _entry_problems(ind: Indicator, sources: dict[str, HarmonisedSource],
         allowed = ", ".join(source.disaggregations) or "none"
         problem("disaggregations", f"{', '.join(map(str, disallowed))} not allowed for source {source.name} "
                                    f"(allowed: {allowed})")
+    problems.extend(RegistryProblem(ind.file, ind.code, "crossings", rule) for rule in crossing_problems(ind, source))
     problems.extend(RegistryProblem(ind.file, ind.code, f, r) for f, r in bind_expressions(ind, source, binder))
     return problems
+
+
+def crossing_problems(ind: Indicator, source: HarmonisedSource) -> list[str]:
+    """Crossed disaggregations: each crosses two or more published dimensions the entry is disaggregated by
+    (their one-way cells are the margins complementary suppression protects), on a sample survey, once."""
+    out, seen = [], set()
+    for crossing in ind.crossings:
+        named = " x ".join(crossing) or "[]"
+        if len(crossing) < 2 or len(set(crossing)) != len(crossing):
+            out.append(f"{named}: a crossing needs two or more different disaggregations")
+            continue
+        if frozenset(crossing) in seen:
+            out.append(f"{named}: declared twice")
+        seen.add(frozenset(crossing))
+        unpublished = [d for d in crossing if d not in PUBLISHED_DIMENSIONS]
+        if unpublished:
+            out.append(f"{named}: {', '.join(unpublished)} is not a published dimension "
+                       f"({', '.join(PUBLISHED_DIMENSIONS)})")
+        missing = [d for d in crossing if d in PUBLISHED_DIMENSIONS and d not in ind.disaggregations]
+        if missing:
+            out.append(f"{named}: {', '.join(missing)} must be among the entry's disaggregations too (its one-way "
+                       "cells are the margins of the crossed table)")
+    if ind.crossings and not source.sampled:
+        out.append(f"crossed cells are estimated from survey microdata; source {source.name} has none")
+    return out
 
 
 def aggregation_problems(ind: Indicator) -> list[str]:

@@ -67,6 +67,9 @@ STAGING_INCIDENT_CODED = "staging._incident_coded"  # scratch: raw incident coun
 STAGING_INCIDENT_REPORTS = "staging.incident_reports"  # harmonised incident counts with denominators
 STAGING_INCIDENT_REPORTS_UNATTRIBUTED = "staging.incident_reports_unattributed"  # counts naming no country
 STAGING_CHILD_SURVEY = "staging.child_survey"  # harmonised child-survey respondents of every accepted delivery
+# the replicate weights of deliveries that came with them (one list per respondent), and their method
+STAGING_SURVEY_REPLICATE_WEIGHTS = "staging.survey_replicate_weights"
+STAGING_SURVEY_REPLICATE_DESIGNS = "staging.survey_replicate_designs"
 STAGING_INDIVIDUAL_SURVEY = "staging.individual_survey"  # harmonised individuals of household ICT surveys
 STAGING_HOUSEHOLD_SURVEY = "staging.household_survey"  # harmonised households of household ICT surveys
 STAGING_NATIONAL_QUESTIONNAIRE = "staging.national_questionnaire"  # one row per invited country and round

@@ -161,6 +161,10 @@ class ChildSurveyModel(SurveyDesignModel):
         "The child used the Internet, from any location and on any device, in the last 3 months (survey "
         "screener mapped to the ITU 3-month convention)")
 
+    hours_online: Series[float] = pa.Field(
+        nullable=True, ge=0, le=24,
+        description="Hours the child usually spends online on a school day, self-reported (where a survey asks "
+                    "in bands, its spec recodes each band to the band's midpoint)")
     # --- subjective aspects (SA) -----------------------------------------------------------------------------
     bothered_online: Series[pd.BooleanDtype] = _item(
         "In the past 12 months, something happened online that bothered or upset the child in some way (e.g. "

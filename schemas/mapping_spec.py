@@ -58,6 +58,47 @@ class CsvOptions(_Strict):
         return csv_encoding(name)
 
 
+# replicate-weight methods, by R's svrepdesign(type=) names (a spec may write them in any case)
+REPLICATE_TYPES = ("JK1", "JKn", "BRR", "Fay", "bootstrap", "other")
+
+
+class ReplicateWeights(_Strict):
+    """Replicate weights delivered with the file (PISA's 80 Fay BRR replicates, a household survey's jackknife or
+    bootstrap weights), as R's svrepdesign(repweights=, type=, rho=, scale=, rscales=, mse=) takes them: the
+    variance then comes from the replicates, not from the strata and PSUs (which stay in the harmonised table).
+    The columns hold full (analysis) weights, one per replicate: a regular expression over the file's column
+    names (in file order, as R's grep) or the list of names."""
+
+    columns: str | list[str]
+    type: str
+    rho: float | None = Field(None, ge=0, lt=1)
+    scale: float | None = Field(None, gt=0)
+    rscales: list[float] | None = None
+    mse: bool = False
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, name: str) -> str:
+        by_lower = {t.lower(): t for t in REPLICATE_TYPES}
+        if name.lower() not in by_lower:
+            raise ValueError(f"{name!r} is not a replicate-weight type; use one of {', '.join(REPLICATE_TYPES)}")
+        return by_lower[name.lower()]
+
+    @model_validator(mode="after")
+    def _what_the_type_needs(self) -> "ReplicateWeights":
+        if self.type == "Fay" and self.rho is None:
+            raise ValueError("type Fay needs rho (e.g. 0.5, PISA's)")
+        if self.type != "Fay" and self.rho is not None:
+            raise ValueError(f"rho applies to type Fay only, not {self.type}")
+        if self.type == "JKn" and self.rscales is None:
+            raise ValueError("type JKn needs rscales, one per replicate ((n_h - 1) / n_h of its stratum)")
+        if self.type == "other" and (self.scale is None or self.rscales is None):
+            raise ValueError("type other needs scale and rscales")
+        if self.rscales is not None and any(r < 0 for r in self.rscales):
+            raise ValueError("rscales must not be negative")
+        return self
+
+
 class Design(_Strict):
     """Source column names of the design variables. An identifier unique only within another column (PISA's
     student_id within country) is given as a list of columns, joined with '-'."""
@@ -67,6 +108,7 @@ class Design(_Strict):
     psu: str | list[str]
     weight: str
     fpc: str | None = None
+    replicate_weights: ReplicateWeights | None = None
 
 
 class Bands(_Strict):

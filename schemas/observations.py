@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+# a disaggregation of the harmonised microdata -> the dimension of the release that publishes it
+PUBLISHED_DIMENSIONS = {"sex": "SEX", "age_band": "AGE", "urbanisation": "URBANISATION"}
 OBSERVATION_COLUMNS = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "SEX", "AGE", "URBANISATION", "OBS_VALUE",
                        "UNIT_MEASURE", "STD_ERR", "CI_LOWER", "CI_UPPER", "CV", "N_UNWEIGHTED", "OBS_STATUS",
                        "CONF_STATUS", "COMMENT_OBS", "COVERAGE", "SOURCE_ID", "SYNTHETIC",
@@ -99,6 +101,7 @@ UNIT_MEASURE = {
     "score": "score (on the scale stated in the indicator's definition)",
     "ratio": "ratio (a gender parity index: girls / boys, 1 = parity)",
     "days": "days",
+    "hours": "hours",
 }
 UNITS = list(UNIT_MEASURE)
 SEX = {"_T": "Total", "F": "Female", "M": "Male"}

@@ -18,8 +18,9 @@ GROUP_PREFIXES = {
     "preventative_actions": "PA",
     "national_capacity": "NC",
 }
-UNITS = ("percent", "percentage_points", "per_100", "per_100k", "count", "score", "ratio", "days")
-METHODS = ("value", "growth", "proportion", "mean", "total", "ratio", "rate", "share_of_countries", "index")
+UNITS = ("percent", "percentage_points", "per_100", "per_100k", "count", "score", "ratio", "days", "hours")
+METHODS = ("value", "growth", "proportion", "mean", "total", "ratio", "rate", "share_of_countries", "index",
+           "quantile")
 
 # Which expression fields each method uses: exactly these, no others.
 METHOD_FIELDS = {
@@ -28,6 +29,7 @@ METHOD_FIELDS = {
     "mean": ("value",),
     "total": ("value",),
     "index": ("value",),
+    "quantile": ("value",),  # the `quantile` (e.g. 0.5, the median) of `value` (R's svyquantile)
     "proportion": ("numerator",),
     "share_of_countries": ("numerator",),
     "ratio": ("numerator", "denominator"),
@@ -37,7 +39,7 @@ EXPRESSION_FIELDS = ("universe", "numerator", "denominator", "value")
 REQUIRED_FIELDS = ("code", "name", "definition", "unit", "source", "method", "disaggregations", "decimals",
                    "references")
 OPTIONAL_FIELDS = ("universe", "numerator", "denominator", "value", "growth", "reliability", "caveats",
-                   "aggregation")
+                   "aggregation", "crossings", "quantile")
 # How an indicator's country values become group values (world, regions, development and income groups):
 # - group_inputs: the entry's own expression evaluated on group-level inputs (ICT series: population-weighted
 #   means of rates, sums of persons), so growth of a region is the growth of its aggregate, as ITU computes it;

@@ -123,6 +123,9 @@ def harmonise(spec_file: Path) -> pd.DataFrame:
     for name, column in columns.items():
         dtype = str(column.dtype)
         if name not in out:
+            if dtype == "float64":  # a numeric item the spec does not provide (hours_online): NaN
+                out[name] = pd.Series(np.nan, index=out.index, dtype="float64")
+                continue
             out[name] = pd.Series(pd.NA if dtype in ("boolean", "Int64") else None, index=out.index,
                                   dtype=dtype if dtype in ("boolean", "Int64") else object)
             continue

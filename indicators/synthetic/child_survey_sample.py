@@ -1119,12 +1119,13 @@ def _domains_for(disaggregations) -> list[str]:
 
 
 def load_child_indicators(registry_dir: Path = REGISTRY_DIR) -> list[dict]:
-    """The registry's child_survey indicators, in file and entry order."""
+    """The registry's child_survey indicators, in file and entry order. Quantiles (time online, BC.13-15) are left
+    out: the sample surveys do not ask the time spent online, so those entries have no value in a sample build."""
     out = []
     for path in sorted(Path(registry_dir).glob("*.yaml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for entry in doc.get("indicators", []):
-            if entry.get("source") == "child_survey":
+            if entry.get("source") == "child_survey" and entry.get("method") != "quantile":
                 out.append(entry)
     return out
 
@@ -1516,6 +1517,7 @@ def harmonised_frame(src: Source) -> pd.DataFrame:
     counts = s["excessive_count"].to_numpy()
     out["excessive_use_items"] = pd.array([None if v < 0 else int(v) for v in counts], dtype="Int64")
     out["parent_interviewed"] = src.states["parent_interviewed"] == YES
+    out["hours_online"] = np.nan  # not asked by the sample surveys
     return out
 
 

@@ -7,7 +7,11 @@ design) and each published disaggregation (SEX, AGE, URBANISATION) with its tota
 cases, above flag_cv, at 0 %/100 % or below 2 df) and complementary suppression: within one margin (e.g. the sex
 cells of one indicator, country and wave), when the total is published and exactly one category is suppressed,
 the published category with the fewest cases is suppressed too (Q/D), so the suppressed value cannot be
-recovered from the total and the other sub-totals.
+recovered from the total and the other sub-totals. An entry's `crossings` (e.g. sex x age band) add the crossed
+cells, estimated in the same scan, whose table is protected line by line: in every row and column of it (the
+crossed cells of one category of the other dimension(s) with their one-way cell as the line's total), when exactly
+one member is suppressed, the published crossed cell with the fewest cases is suppressed too (Q/D), repeated until
+no line changes, so no suppressed cell (crossed or one-way) can be recovered from its line.
 
 Gaps (indicators.gaps): for each proportion with the sex disaggregation the gender parity index girls / boys,
 with urbanisation the urban - rural gap, estimated from the same scan with the covariance of the two cells
@@ -25,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from indicators.estimation.quality import coefficient_of_variation, join_comments, reliability
+from indicators.estimation.quantile import estimate_quantiles
+from indicators.estimation.replicate import ReplicateDesign, estimate_replicate
 from indicators.estimation.taylor import TOTAL, Contrast, Design, Estimand, estimate_with_contrasts
 from indicators.gaps import DerivedSeries, derived_series
 from indicators import tables
@@ -32,10 +38,11 @@ from indicators.registry import Indicator
 from indicators.tables import sql_string, table_exists
 from indicators.warehouse import ensure_schemas
 from indicators.sources import harmonised_sources
+from schemas.observations import PUBLISHED_DIMENSIONS
 
-SURVEY_METHODS = ("proportion", "mean", "total", "ratio")
+SURVEY_METHODS = ("proportion", "mean", "total", "ratio", "quantile")
 # harmonised classifier -> published SDMX dimension
-DIMENSIONS = {"sex": "SEX", "age_band": "AGE", "urbanisation": "URBANISATION"}
+DIMENSIONS = PUBLISHED_DIMENSIONS
 BY = ["source_id", "country", "wave"]
 # the published columns, then what stays in the warehouse for diagnostics and for group values and gaps
 ESTIMATE_COLUMNS = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "SEX", "AGE", "URBANISATION", "OBS_VALUE",
@@ -91,10 +98,12 @@ def estimate_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicat
     batches: dict[tuple, list[Indicator]] = {}
     for indicator in indicators:
         dimensions = tuple(d for d in indicator.disaggregations if d in DIMENSIONS)
-        batches.setdefault((indicator.source, dimensions), []).append(indicator)
+        quantile = indicator.method == "quantile"  # its own estimator (indicators.estimation.quantile)
+        batches.setdefault((indicator.source, dimensions, indicator.crossings, quantile), []).append(indicator)
     out = {}
-    for (source, dimensions), members in batches.items():
-        table = harmonised_sources()[source].table
+    for (source, dimensions, crossings, quantile), members in batches.items():
+        harmonised = harmonised_sources()[source].table
+        table = harmonised
         if deliveries is not None:
             chosen = ", ".join(sql_string(s) for s in deliveries) or "NULL"
             table = f"(SELECT * FROM {table} WHERE source_id IN ({chosen}))"
@@ -103,8 +112,13 @@ def estimate_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicat
         series = {i.code: derived_series([i]) for i in members}
         contrasts = sorted({contrast_of(s) for found in series.values() for s in found},
                            key=lambda c: (c.column, c.first))
-        results, gaps = estimate_with_contrasts(con, table, survey_design(lonely_psu), estimands, by=BY,
-                                                margins=[[]] + [[d] for d in dimensions], contrasts=contrasts)
+        margins = [[]] + [[d] for d in dimensions] + [list(c) for c in crossings]
+        if quantile:
+            results = [_quantiles_by_design(con, harmonised, deliveries, i, margins, lonely_psu) for i in members]
+            gaps = [pd.DataFrame() for _ in members]
+        else:
+            results, gaps = _estimate_by_design(con, harmonised, deliveries, estimands, margins, contrasts,
+                                                lonely_psu)
         surveyed = _surveyed_population(con, table)
         # reliability per indicator (its own thresholds); complementary suppression, which works within one
         # indicator, area and period, once over the whole batch (vectorised: one call instead of one per indicator)
@@ -119,6 +133,96 @@ def estimate_indicators(con: duckdb.DuckDBPyConnection, indicators: list[Indicat
             out[indicator.code] = (pd.concat([cells, derived], ignore_index=True) if not derived.empty
                                    else cells)[ESTIMATE_COLUMNS]
     return out
+
+
+def replicate_designs(con: duckdb.DuckDBPyConnection, deliveries: list[str] | None = None
+                      ) -> dict[str, ReplicateDesign]:
+    """The replicate-weight design of each staged delivery that came with replicate weights (its mapping spec's
+    design.replicate_weights), over the replicate weights staged beside its rows."""
+    if not table_exists(con, tables.STAGING_SURVEY_REPLICATE_DESIGNS):
+        return {}
+    rows = con.execute(f"""SELECT source_id, type, rho, scale, rscales, mse, replicates
+                           FROM {tables.STAGING_SURVEY_REPLICATE_DESIGNS} ORDER BY source_id""").fetchall()
+    return {source_id: ReplicateDesign(
+                weight="weight", replicates=tuple(f"replicate_weights[{r}]" for r in range(1, replicates + 1)),
+                type=kind, rho=rho, scale=scale, rscales=tuple(rscales) if rscales is not None else None, mse=mse,
+                unit_label="source_id || ' respondent ' || respondent_id")
+            for source_id, kind, rho, scale, rscales, mse, replicates in rows
+            if deliveries is None or source_id in deliveries}
+
+
+def _estimate_by_design(con, harmonised: str, deliveries: list[str] | None, estimands: list[Estimand],
+                        margins: list[list[str]], contrasts: list[Contrast], lonely_psu: str):
+    """estimate_with_contrasts over the deliveries (None: all staged), each by its own variance method: Taylor
+    linearisation over its strata and PSUs, or the replicate weights it came with (deliveries sharing one
+    replicate method in one scan). Returns (estimates per estimand, contrasts per estimand), sorted as the
+    engine sorts them."""
+    replicated = replicate_designs(con, deliveries)
+    runs = []
+    taylor = None if deliveries is None else [s for s in deliveries if s not in replicated]
+    if taylor is None or taylor:
+        runs.append(estimate_with_contrasts(con, _within(harmonised, taylor, sorted(replicated)),
+                                            survey_design(lonely_psu), estimands, by=BY, margins=margins,
+                                            contrasts=contrasts))
+    by_method: dict[ReplicateDesign, list[str]] = {}
+    for source_id, design in replicated.items():
+        by_method.setdefault(design, []).append(source_id)
+    for design, source_ids in by_method.items():
+        runs.append(estimate_replicate(con, _with_replicates(harmonised, source_ids), design, estimands, by=BY,
+                                       margins=margins, contrasts=contrasts))
+    if len(runs) == 1:
+        return runs[0]
+    return ([_combined([run[0][k] for run in runs]) for k in range(len(estimands))],
+            [_combined([run[1][k] for run in runs]) for k in range(len(estimands))])
+
+
+def _quantiles_by_design(con, harmonised: str, deliveries: list[str] | None, indicator: Indicator,
+                         margins: list[list[str]], lonely_psu: str) -> pd.DataFrame:
+    """A quantile indicator in every domain of the deliveries, each delivery with its own variance method (the
+    Woodruff interval of the quantile rests on the design's SE of the CDF at the quantile: Taylor, or the
+    replicate weights, as R's svyquantile on a svydesign or a svrepdesign). In the engine's result layout."""
+    replicated = replicate_designs(con, deliveries)
+    runs = []
+    taylor = None if deliveries is None else [s for s in deliveries if s not in replicated]
+    designs: list[tuple[object, str]] = []
+    if taylor is None or taylor:
+        designs.append((survey_design(lonely_psu), _within(harmonised, taylor, sorted(replicated))))
+    by_method: dict[ReplicateDesign, list[str]] = {}
+    for source_id, design in replicated.items():
+        by_method.setdefault(design, []).append(source_id)
+    designs += [(design, _with_replicates(harmonised, source_ids)) for design, source_ids in by_method.items()]
+    for design, relation in designs:
+        result = estimate_quantiles(con, relation, design, indicator.value, [indicator.quantile],
+                                    universe=indicator.universe, by=BY, margins=margins)
+        # the engine's layout: no design effect of a quantile; an interval bound outside the CDF's range is named
+        runs.append(result.drop(columns="quantile").assign(deff=np.nan))
+    return _combined(runs)
+
+
+def _within(harmonised: str, source_ids: list[str] | None, excluded: list[str] = ()) -> str:
+    """The harmonised rows of these deliveries (None: all), less the excluded ones."""
+    conditions = []
+    if source_ids is not None:
+        conditions.append(f"source_id IN ({', '.join(sql_string(s) for s in source_ids) or 'NULL'})")
+    if excluded:
+        conditions.append(f"source_id NOT IN ({', '.join(sql_string(s) for s in excluded)})")
+    return f"(SELECT * FROM {harmonised} WHERE {' AND '.join(conditions)})" if conditions else harmonised
+
+
+def _with_replicates(harmonised: str, source_ids: list[str]) -> str:
+    """The deliveries' harmonised rows with their staged replicate weights (a list column)."""
+    return (f"(SELECT t.*, r.replicate_weights FROM {_within(harmonised, source_ids)} t "
+            f"JOIN {tables.STAGING_SURVEY_REPLICATE_WEIGHTS} r USING (source_id, respondent_id))")
+
+
+def _combined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One estimand's results of several designs, in the engine's order (by the `by` and margin columns)."""
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    keys = [c for c in out.columns if c in BY or c in DIMENSIONS or c in ("column", "first", "second")]
+    return out.sort_values(keys, ignore_index=True)
 
 
 def _surveyed_population(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
@@ -164,14 +268,21 @@ def _reliability_rules(cells: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
     cv = coefficient_of_variation(cells["STD_ERR"], cells["OBS_VALUE"])
     status, conf, comment = reliability(cells["N_UNWEIGHTED"], cv, cells["DF"], cells["_boundary"], thresholds)
     cells["OBS_STATUS"], cells["CONF_STATUS"] = status, conf
-    no_interval = np.where(cells["CI_LOWER"].isna() & cells["OBS_VALUE"].notna(), "no interval (df<1)", "")
+    valued, lower, upper = cells["OBS_VALUE"].notna(), cells["CI_LOWER"].isna(), cells["CI_UPPER"].isna()
+    without_df = ~(cells["DF"] >= 1)
+    # a quantile's Woodruff interval lacks a bound where the CDF interval leaves 0-100 % (as R's NaN)
+    no_interval = np.where(valued & lower & without_df, "no interval (df<1)",
+                           np.where(valued & lower & ~upper, "no lower bound (the CDF interval falls below 0 %)",
+                                    np.where(valued & upper & ~lower,
+                                             "no upper bound (the CDF interval exceeds 100 %)",
+                                             np.where(valued & lower, "no interval", ""))))
     cells["COMMENT_OBS"] = join_comments(comment.to_numpy(), no_interval)
     return cells
 
 
 def _suppressed(cells: pd.DataFrame) -> pd.DataFrame:
     """Complementary suppression, then the values of every suppressed cell blanked (its row kept)."""
-    cells = _complementary_suppression(cells.reset_index(drop=True))
+    cells = _crossed_suppression(_complementary_suppression(cells.reset_index(drop=True)))
     hidden = cells["OBS_STATUS"] == "Q"
     cells.loc[hidden, [c for c in HIDDEN_WHEN_SUPPRESSED if c in cells]] = np.nan
     return cells.drop(columns=["_boundary"])
@@ -209,6 +320,74 @@ def _complementary_suppression(cells: pd.DataFrame) -> pd.DataFrame:
                                                            np.full(len(partners), "complementary suppression",
                                                                    dtype=object))
     return cells
+
+
+def _crossed_suppression(cells: pd.DataFrame) -> pd.DataFrame:
+    """Complementary suppression in the tables of crossed cells (two or more dimensions not total), after the
+    one-way margins are settled (it changes crossed cells only, so those stay settled).
+
+    A line of a crossed table: its cells with every dimension of the crossing but one fixed, plus the line's total
+    (the cell where that dimension is total: for sex x age band, the row of girls has the one-way girls cell as its
+    total). While some line has exactly one suppressed member (a crossed cell, or its total), one published
+    crossed cell of that line is suppressed too: preferably one that also closes another such line (so that a
+    row and a column share one complementary cell), then the one with the fewest cases."""
+    dims = list(DIMENSIONS.values())
+    base = ["INDICATOR", "REF_AREA", "TIME_PERIOD", "SOURCE_ID"]
+    not_total = (cells[dims] != TOTAL).to_numpy()
+    crossed = not_total.sum(axis=1) >= 2
+    if not crossed.any():
+        return cells
+    # which dimensions a cell breaks down, as bits (SEX 1, AGE 2, URBANISATION 4); a table: one crossing of one
+    # indicator, area, period and delivery. Only tables with a suppressed cell or line total can need more.
+    signature = pd.Series(not_total @ (1 << np.arange(len(dims))), index=cells.index)
+    status_of = cells.set_index([*base, *dims])["OBS_STATUS"].to_dict()
+    partners = []
+    for (*key, bits), table in cells[crossed].groupby([*base, signature[crossed]], sort=False):
+        crossing = [d for i, d in enumerate(dims) if bits >> i & 1]
+        partners += _table_partners(table, dict(zip(base, key)), crossing, dims, status_of)
+    if partners:
+        cells.loc[partners, "OBS_STATUS"] = "Q"
+        cells.loc[partners, "CONF_STATUS"] = "D"
+        cells.loc[partners, "COMMENT_OBS"] = join_comments(
+            cells.loc[partners, "COMMENT_OBS"].to_numpy(),
+            np.full(len(partners), "complementary suppression", dtype=object))
+    return cells
+
+
+def _table_partners(table: pd.DataFrame, key: dict, crossing: list[str], dims: list[str],
+                    status_of: dict) -> list:
+    """The crossed cells of one table to suppress so that no line keeps a single suppressed member (greedy)."""
+    cell_of = {tuple(row[d] for d in dims): (index, row["N_UNWEIGHTED"])
+               for index, row in zip(table.index, table[dims + ["N_UNWEIGHTED"]].to_dict("records"))}
+    suppressed = {cell for cell in cell_of if status_of[(*key.values(), *cell)] == "Q"}
+    lines: dict[tuple, list[tuple]] = {}  # (dimension, the line's total cell) -> its crossed cells
+    for cell in cell_of:
+        for position, dimension in enumerate(dims):
+            if dimension in crossing:
+                total = cell[:position] + (TOTAL,) + cell[position + 1:]
+                lines.setdefault((dimension, total), []).append(cell)
+    # a line whose total was not estimated (no units) has nothing to recover from
+    lines = {line: members for line, members in lines.items() if (*key.values(), *line[1]) in status_of}
+
+    def lonely() -> list[tuple]:
+        return [line for line, members in lines.items()
+                if sum(m in suppressed for m in members) + (status_of[(*key.values(), *line[1])] == "Q") == 1]
+
+    chosen = []
+    while True:
+        open_lines = lonely()
+        candidates = [m for m in lines[open_lines[0]] if m not in suppressed] if open_lines else []
+        if not candidates:
+            # a lonely line without a published crossed cell (its total is the suppressed member and it has
+            # one crossed cell, the same population): nothing can be done there; look at the others
+            open_lines = [line for line in open_lines if any(m not in suppressed for m in lines[line])]
+            if not open_lines:
+                return chosen
+            candidates = [m for m in lines[open_lines[0]] if m not in suppressed]
+        others = set(open_lines[1:])
+        best = min(candidates, key=lambda m: (-sum(m in lines[line] for line in others), cell_of[m][1]))
+        suppressed.add(best)
+        chosen.append(cell_of[best][0])
 
 
 def _gap_rows(series: list[DerivedSeries], contrasts: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:

@@ -17,6 +17,8 @@ that depends on it can be estimated or published. quality.source_status says whi
 
 from __future__ import annotations
 
+import re
+
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,6 +205,13 @@ def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
         audit += _audit_columns(variable, text(column), _unreadable_flag(text(column), value,
                                                                          type_in_words(variable, "DOUBLE")))
         audited.append(variable)
+    replicates = replicate_columns(spec, raw_columns)
+    if replicates:
+        values = [f"TRY_CAST({quote_identifier(c)} AS DOUBLE)" for c in replicates]
+        select.append(f"list_value({', '.join(values)}) AS _replicate_weights")
+        # the first replicate column of the row that is missing, not a number or negative (null: all good)
+        bad = " ".join(f"WHEN {v} IS NULL OR {v} < 0 THEN {sql_string(c)}" for c, v in zip(replicates, values))
+        select.append(f"CASE {bad} END AS _replicate_problem")
     for source_column, variable in spec.rename.items():
         src = quote_identifier(source_column)
         target_type = columns[variable]
@@ -226,7 +235,7 @@ def compile_mapping(spec: MappingSpec, raw_columns: dict[str, str]) -> str:
     # second level: derived variables and absent columns, in the target's column order
     provided = {"source_id", "country", "wave", "respondent_id", "stratum", "psu", "weight", "fpc",
                 *spec.rename.values()}
-    outer = list(position)
+    outer = list(position) + (["_replicate_weights", "_replicate_problem"] if replicates else [])
     flags_derived: list[str] = []
     for column, column_type in columns.items():
         if column in spec.derive:
@@ -279,6 +288,36 @@ def _pandas_dtypes(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame
 
 REQUIRED_MISSING = "required value is missing"
 REQUIRED_MISSING_CODE = "required value is a missing code in the spec"
+
+
+def replicate_columns(spec: MappingSpec, raw_columns) -> list[str]:
+    """The file's replicate-weight columns in file order: the names listed, or those the regular expression finds
+    anywhere in a column name (R's svrepdesign(repweights = "...") greps the same way); [] without replicates."""
+    declared = spec.design.replicate_weights
+    if declared is None:
+        return []
+    if isinstance(declared.columns, list):
+        return [c for c in declared.columns if c in raw_columns]
+    pattern = re.compile(declared.columns)
+    return [c for c in raw_columns if c not in ("_row", "_line") and pattern.search(c)]
+
+
+def replicate_problems(spec: MappingSpec, raw_columns) -> list[str]:
+    """Why the declared replicate weights cannot be used, before any row is read: no column matches, fewer than
+    two replicates, or rscales that do not give one value per replicate."""
+    declared = spec.design.replicate_weights
+    if declared is None:
+        return []
+    found = replicate_columns(spec, raw_columns)
+    if isinstance(declared.columns, str) and not found:
+        return [f"design.replicate_weights.columns: no column of the file matches {declared.columns!r}"]
+    if len(found) < 2:
+        return [f"design.replicate_weights: {len(found)} replicate weight column(s) found; a replicate variance "
+                "needs at least 2"]
+    if declared.rscales is not None and len(declared.rscales) not in (1, len(found)):
+        return [f"design.replicate_weights.rscales: {len(declared.rscales)} value(s) for {len(found)} replicate "
+                "weight columns (give one value per replicate, or one for all)"]
+    return []
 
 
 def file_columns(spec: MappingSpec) -> dict[str, str | list[str]]:
@@ -337,6 +376,15 @@ def _design_problems(con, candidate: str, spec: MappingSpec, multi_country: bool
             problems.append(f"design variable broken: {column_in_words(names.get(variable), variable)} {what} in "
                             f"{n} row(s) ({_positions(where, rows, n)}"
                             + (f"; values {', '.join(map(repr, shown))})" if shown else ")"))
+    if spec.design.replicate_weights is not None:
+        n, rows, where, columns = con.execute(
+            f"SELECT count(*), list(_row ORDER BY _row)[1:5], {lines}[1:5], list(_replicate_problem ORDER BY _row)[1:5] "
+            f"FROM {candidate} WHERE _replicate_problem IS NOT NULL").fetchone()
+        if n:
+            problems.append(f"design variable broken: replicate weight missing, not a number or negative in {n} "
+                            f"row(s) ({_positions(where, rows, n)}; column(s) "
+                            f"{', '.join(dict.fromkeys(map(repr, columns)))}); every unit needs every replicate "
+                            "weight, >= 0")
     repeated = con.execute(f"""SELECT count(*) OVER (), respondent_id, {lines}[1:5], list(_row ORDER BY _row)[1:5],
                                       count(*)
                                FROM {candidate} WHERE respondent_id IS NOT NULL GROUP BY respondent_id
@@ -564,10 +612,12 @@ def harmonise_source(con: duckdb.DuckDBPyConnection, spec: MappingSpec) -> Sourc
     raw = tables.raw_delivery_table(spec.target, spec.source_id)
     raw_columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
     missing = _spec_columns_missing(spec, raw_columns)
-    unmapped = sorted(set(raw_columns) - {"_row", "_line"} - _spec_columns(spec) - set(spec.ignore))
+    unmapped = sorted(set(raw_columns) - {"_row", "_line"} - _spec_columns(spec) - set(spec.ignore)
+                      - set(replicate_columns(spec, raw_columns)))
     rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
-    if missing or unmapped:
-        reasons = _missing_in_words(missing)
+    unusable = replicate_problems(spec, raw_columns)
+    if missing or unmapped or unusable:
+        reasons = _missing_in_words(missing) + unusable
         if unmapped:
             reasons.append(f"column(s) in the file that the spec neither maps nor ignores: {', '.join(unmapped)}")
         result = SourceResult(spec.source_id, "rejected", rows, 0, 0, reasons)
@@ -631,6 +681,7 @@ def withdraw_source(con: duckdb.DuckDBPyConnection, target: str, source_id: str,
     table = harmonised_sources()[target].table
     _create_tables(con, target)
     con.execute(f"DELETE FROM {table} WHERE source_id = ?", [source_id])
+    _delete_replicates(con, source_id)
     con.execute(f"DELETE FROM {tables.QUALITY_SOURCE_STATUS} WHERE source_id = ?", [source_id])
     con.execute(f"INSERT INTO {tables.QUALITY_SOURCE_STATUS} VALUES (?, ?, ?, 0, 0, 0, ?, now())",
                 [source_id, target, status, reason])
@@ -652,6 +703,10 @@ def _create_tables(con, target: str) -> None:
     table = harmonised_sources()[target].table
     definition = ", ".join(f"{quote_identifier(c)} {t}" for c, t in target_columns(target).items())
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
+    # a variable added to the model since the warehouse was made: earlier deliveries have it null (they are
+    # re-harmonised by the build that brings the new code, whose fingerprint changed)
+    for column, column_type in target_columns(target).items():
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote_identifier(column)} {column_type}")
     con.execute(f"""CREATE TABLE IF NOT EXISTS {tables.QUALITY_REJECTED_ROWS}
                     (source_id VARCHAR, source_row BIGINT, "column" VARCHAR, value VARCHAR, rule VARCHAR)""")
     # added later: a warehouse made before them gets them (earlier failures keep them null)
@@ -660,6 +715,11 @@ def _create_tables(con, target: str) -> None:
     con.execute(f"""CREATE TABLE IF NOT EXISTS {tables.QUALITY_SOURCE_STATUS}
                     (source_id VARCHAR, target VARCHAR, status VARCHAR, rows BIGINT, accepted_rows BIGINT,
                      rejected_rows BIGINT, reasons VARCHAR, checked_at TIMESTAMP)""")
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {tables.STAGING_SURVEY_REPLICATE_WEIGHTS}
+                    (source_id VARCHAR, respondent_id VARCHAR, replicate_weights DOUBLE[])""")
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {tables.STAGING_SURVEY_REPLICATE_DESIGNS}
+                    (source_id VARCHAR, type VARCHAR, rho DOUBLE, scale DOUBLE, rscales DOUBLE[], mse BOOLEAN,
+                     replicates INTEGER, columns VARCHAR)""")
 
 
 def _spec_columns(spec: MappingSpec) -> set[str]:
@@ -675,6 +735,9 @@ def _spec_columns_missing(spec: MappingSpec, raw_columns: list[str]) -> list[tup
                for c in _columns_of(getattr(d, key))),
              ("design.weight", d.weight), ("design.fpc", d.fpc), ("country_column", spec.country_column),
              ("wave_column", spec.wave_column)] + [(f"rename.{c}", c) for c in spec.rename]
+    replicates = d.replicate_weights
+    if replicates is not None and isinstance(replicates.columns, list):
+        named += [("design.replicate_weights.columns", c) for c in replicates.columns]
     return [(key, column) for key, column in named if column and column not in raw_columns]
 
 
@@ -685,12 +748,15 @@ def _write(con, spec: MappingSpec, result: SourceResult, candidate: str | None, 
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"DELETE FROM {table} WHERE source_id = ?", [spec.source_id])
+        _delete_replicates(con, spec.source_id)
         if result.accepted and candidate:
             names = ", ".join(quote_identifier(c) for c in columns)
             if failures.empty:
                 con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {candidate}")
             else:
                 _insert_valid(con, table, names, candidate, failures)
+            if spec.design.replicate_weights is not None:
+                _write_replicates(con, spec, candidate, failures)
         con.execute(f"DELETE FROM {tables.QUALITY_REJECTED_ROWS} WHERE source_id = ?", [spec.source_id])
         if not failures.empty:
             con.register("_failures", failures)
@@ -705,6 +771,32 @@ def _write(con, spec: MappingSpec, result: SourceResult, candidate: str | None, 
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _write_replicates(con, spec: MappingSpec, candidate: str, failures: pd.DataFrame) -> None:
+    """The accepted rows' replicate weights (keyed like staging: source_id, respondent_id) and the delivery's
+    replicate method, as R's svrepdesign arguments."""
+    declared = spec.design.replicate_weights
+    kept = "" if failures.empty else "WHERE _row NOT IN (SELECT source_row FROM _failed_rows)"
+    if kept:
+        con.register("_failed_rows", failures[["source_row"]].drop_duplicates())
+    con.execute(f"INSERT INTO {tables.STAGING_SURVEY_REPLICATE_WEIGHTS} "
+                f"SELECT source_id, respondent_id, _replicate_weights FROM {candidate} {kept}")
+    if kept:
+        con.unregister("_failed_rows")
+    raw_columns = [r[0] for r in con.execute(
+        f"DESCRIBE {tables.raw_delivery_table(spec.target, spec.source_id)}").fetchall()]
+    found = replicate_columns(spec, raw_columns)
+    rscales = declared.rscales if declared.rscales is None or len(declared.rscales) == len(found) \
+        else declared.rscales * len(found)
+    con.execute(f"INSERT INTO {tables.STAGING_SURVEY_REPLICATE_DESIGNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [spec.source_id, declared.type, declared.rho, declared.scale, rscales, declared.mse, len(found),
+                 ", ".join(found)])
+
+
+def _delete_replicates(con, source_id: str) -> None:
+    for table in (tables.STAGING_SURVEY_REPLICATE_WEIGHTS, tables.STAGING_SURVEY_REPLICATE_DESIGNS):
+        con.execute(f"DELETE FROM {table} WHERE source_id = ?", [source_id])
 
 
 def _insert_valid(con, table: str, names: str, candidate: str, failures: pd.DataFrame) -> None:
