@@ -112,18 +112,22 @@ def _suggest(word: str, choices: dict[str, str], n: int = 5) -> list[str]:
     return list(dict.fromkeys(found))[:n]
 
 
-def _breakdown_dimension(by: str | None) -> str | None:
+def _breakdown_dimension(by) -> tuple[str, ...]:
+    """The dimensions a `by` breaks down: () for totals, ('SEX',) for 'sex', ('SEX', 'AGE') for a crossing
+    given as 'sex x age' or ['sex', 'age'] (girls aged 12-14: the crossed cells an indicator publishes)."""
     if by is None:
-        return None
-    dimension = BREAKDOWNS.get(str(by).strip().lower())
-    if dimension is None:
-        raise ExploreError(f"by={by!r}: use None (totals), 'sex', 'age' or 'urbanisation'")
-    return dimension
+        return ()
+    names = re.split(r"\s+x\s+|\s*[*,]\s*", str(by).strip().lower()) if isinstance(by, str) else [str(b) for b in by]
+    dimensions = [BREAKDOWNS.get(name.strip().lower()) for name in names]
+    if not names or None in dimensions or len(set(dimensions)) != len(dimensions):
+        raise ExploreError(f"by={by!r}: use None (totals), 'sex', 'age' or 'urbanisation', or a crossing such as "
+                           "'sex x age'")
+    return tuple(d for d in DIMENSIONS if d in dimensions)
 
 
-def _cell_filter(dimension: str | None) -> str:
-    """SQL over the three dimensions: totals, or the categories of one dimension with the other two at total."""
-    return " AND ".join(f"{d} <> '{TOTAL}'" if d == dimension else f"{d} = '{TOTAL}'" for d in DIMENSIONS)
+def _cell_filter(dimensions: tuple[str, ...]) -> str:
+    """SQL over the three dimensions: the categories of the given ones with the others at total (() = totals)."""
+    return " AND ".join(f"{d} <> '{TOTAL}'" if d in dimensions else f"{d} = '{TOTAL}'" for d in DIMENSIONS)
 
 
 # ------------------------------------------------------------------------------------------------------ the release
@@ -281,19 +285,19 @@ class Release:
         row = self.areas[self.areas["ref_area"] == code].iloc[0]
         return row["classification"] if row["type"] == "group" else "country"
 
-    def _check_breakdown(self, code: str, dimension: str | None) -> None:
+    def _check_breakdown(self, code: str, dimension: tuple[str, ...]) -> None:
         """An error when the indicator has no row of this breakdown at all (BC.1 by sex)."""
-        if dimension is None:
+        if not dimension:
             return
         n = self.con.execute(f"SELECT count(*) FROM observations WHERE INDICATOR = ? AND {_cell_filter(dimension)}",
                              [code]).fetchall()[0][0]
         if n == 0:
             disaggregations = self.catalogue.set_index("code").loc[code, "disaggregations"] or "none"
-            raise ExploreError(f"{code} has no breakdown by {dimension.lower()} in release {self.release_id} "
-                               f"(its disaggregations: {disaggregations})")
+            raise ExploreError(f"{code} has no breakdown by {' x '.join(d.lower() for d in dimension)} in release "
+                               f"{self.release_id} (its disaggregations: {disaggregations})")
 
     # -- the rows behind the tables and charts (view columns, as the chart functions take them)
-    def _latest_rows(self, view: str, code: str, dimension: str | None, areas: list[str] | None,
+    def _latest_rows(self, view: str, code: str, dimension: tuple[str, ...], areas: list[str] | None,
                      year: int | None) -> pd.DataFrame:
         """Rows of `view` for one indicator and breakdown: at `year`, or for each area its latest year in which
         a cell of the breakdown has a value (its latest year, blank, when it never has one), so that the
@@ -337,31 +341,33 @@ class Release:
                 warnings.warn(f"{code}: no observation for {', '.join(f'{names[c]} ({c})' for c in absent)}"
                               + (f" in {year}" if year is not None else " in this release")
                               + "; the table leaves them out", stacklevel=3)
-        if dimension is None:  # ranked, as on the chart
+        if not dimension:  # ranked, as on the chart
             rows = rows.sort_values(["OBS_VALUE", "area_name"], ascending=[False, True], na_position="last")
         else:  # a country's categories together
             rows = rows.assign(_c=self._category_order(rows, dimension)).sort_values(["area_name", "_c"])
             rows = rows.drop(columns="_c")
         return rows.reset_index(drop=True)
 
-    def _years(self, code: str, view: str, dimension: str | None) -> list[int]:
+    def _years(self, code: str, view: str, dimension: tuple[str, ...]) -> list[int]:
         return [y for (y,) in self.con.execute(
             f"SELECT DISTINCT TIME_PERIOD FROM {view} WHERE INDICATOR = ? AND {_cell_filter(dimension)} "
             "AND OBS_VALUE IS NOT NULL ORDER BY 1", [code]).fetchall()]
 
-    def _category_order(self, rows: pd.DataFrame, dimension: str | None) -> pd.Series:
-        """Position of each row's category in its code list (F before M, ages from the youngest)."""
-        if dimension is None:
-            return pd.Series(0, index=rows.index)
-        order = {code: i for i, code in enumerate(self.code_list(dimension))}
-        return rows[dimension].map(order).fillna(len(order))
+    def _category_order(self, rows: pd.DataFrame, dimension: tuple[str, ...]) -> pd.Series:
+        """Position of each row's category in its code list (F before M, ages from the youngest); for a crossing,
+        by the first dimension, then the next (girls 9-11, girls 12-14, ..., boys 9-11, ...)."""
+        position = pd.Series(0, index=rows.index)
+        for d in dimension:
+            order = {code: i for i, code in enumerate(self.code_list(d))}
+            position = position * (len(order) + 1) + rows[d].map(order).fillna(len(order))
+        return position
 
-    def _readable(self, rows: pd.DataFrame, code: str, dimension: str | None, area_label: str) -> pd.DataFrame:
+    def _readable(self, rows: pd.DataFrame, code: str, dimension: tuple[str, ...], area_label: str) -> pd.DataFrame:
         """Lower-case readable columns first, then the SDMX codes."""
         out = pd.DataFrame({area_label: rows["area_name"], "REF_AREA": rows["REF_AREA"],
                             "year": rows["TIME_PERIOD"].astype("int64")})
-        if dimension is not None:
-            out[dimension.lower()] = rows[dimension].map(self.code_list(dimension)).fillna(rows[dimension])
+        for d in dimension:
+            out[d.lower()] = rows[d].map(self.code_list(d)).fillna(rows[d])
         out["value"] = rows["OBS_VALUE"]
         out["ci_lower"] = rows["CI_LOWER"]
         out["ci_upper"] = rows["CI_UPPER"]
@@ -393,8 +399,9 @@ class Release:
 
         countries: ISO3 codes or names (case-insensitive), None = every country with data. year: None = each
         country's latest year with a value (years may differ between countries: see the `year` column); a year
-        gives that year only. by: None = totals, 'sex', 'age' or 'urbanisation' = that breakdown (for one
-        country, all categories come from one year).
+        gives that year only. by: None = totals, 'sex', 'age' or 'urbanisation' = that breakdown, or a crossing
+        the indicator publishes, 'sex x age' (girls aged 12-14; for one country, all categories come from one
+        year).
 
         One row per country (and category), totals ordered by value (blank cells last). `rank`/`n_ranked`: the
         country's rank (1 = highest) among the n countries with a value for the same indicator, year and cell in
@@ -564,11 +571,10 @@ class Release:
         return charts.source_line(rows, self._sources)
 
     def _by_of(self, sex: str, age: str, urbanisation: str) -> str | None:
+        """The breakdown of one cell: None for totals, 'sex', or a crossing 'sex x age' (girls aged 12-14)."""
         chosen = [name for name, value in (("sex", sex), ("age", age), ("urbanisation", urbanisation))
                   if value != TOTAL]
-        if len(chosen) > 1:
-            raise ExploreError("a chart shows one cell: set at most one of sex, age and urbanisation")
-        return chosen[0] if chosen else None
+        return " x ".join(chosen) if chosen else None
 
     def _cell_rows(self, rows: pd.DataFrame, sex: str, age: str, urbanisation: str) -> pd.DataFrame:
         """The rows of one cell (codes SEX, AGE, URBANISATION); an unknown category names the ones there are."""

@@ -118,6 +118,24 @@ def test_compare_by_sex_takes_both_sexes_from_one_wave(release, observations):
     assert (table.groupby("REF_AREA")["year"].nunique() == 1).all()
 
 
+def test_compare_by_a_crossing_gives_girls_and_boys_of_each_age_band(release, observations):
+    """SA.1 publishes sex x age band: the crossed cells come from the observations as published, in code-list
+    order (girls 9-11, 12-14, 15-17, then boys), each country from one wave."""
+    table = release.compare("SA.1", ["KEN", "GHA"], by="sex x age")
+    crossed = observations[(observations["SEX"] != "_T") & (observations["AGE"] != "_T")
+                           & (observations["URBANISATION"] == "_T")]
+    latest = crossed[(crossed["INDICATOR"] == "SA.1") & crossed["REF_AREA"].isin(["KEN", "GHA"])
+                     & crossed["OBS_VALUE"].notna()].groupby("REF_AREA")["TIME_PERIOD"].max()
+    expected = crossed[(crossed["INDICATOR"] == "SA.1") & crossed["REF_AREA"].isin(["KEN", "GHA"])
+                       & (crossed["TIME_PERIOD"] == crossed["REF_AREA"].map(latest))]
+    assert_same_cells(table, expected)
+    kenya = table[table["REF_AREA"] == "KEN"]
+    assert list(zip(kenya["SEX"], kenya["AGE"])) == [("F", "Y9T11"), ("F", "Y12T14"), ("F", "Y15T17"),
+                                                     ("M", "Y9T11"), ("M", "Y12T14"), ("M", "Y15T17")]
+    assert list(kenya["age"][:3]) == ["9 to 11 years", "12 to 14 years", "15 to 17 years"]
+    assert release.compare("SA.1", ["KEN", "GHA"], by=["age", "sex"]).equals(table)  # any spelling, one order
+
+
 def test_compare_by_age_keeps_suppressed_cells_with_their_reason(release, observations, group_codes):
     table = release.compare("IR.25", by="age")
     countries = set(observations.loc[(observations["INDICATOR"] == "IR.25")
@@ -228,7 +246,8 @@ def test_indicators_catalogue_and_groups(release, observations):
     (lambda r: r.indicators("XX"), r"unknown indicator group 'XX'"),
     (lambda r: r.compare("PA.3", ["KEN"], year=1999), r"PA.3: no country observation in 1999.*2017-2024"),
     (lambda r: r.plot_compare("PA.3", ["KEN"], sex="X"), r"SEX='X': the categories of PA.3 are F, M"),
-    (lambda r: r.plot_compare("PA.3", ["KEN"], sex="F", age="Y9T11"), r"one of sex, age and urbanisation"),
+    (lambda r: r.plot_compare("PA.3", ["KEN"], sex="F", age="Y9T11"), r"PA.3 has no breakdown by sex x age"),
+    (lambda r: r.compare("SA.1", by="sex x sex"), r"or a crossing such as 'sex x age'"),
 ])
 def test_errors_say_what_to_do(release, call, message):
     with pytest.raises(ExploreError, match=message):
