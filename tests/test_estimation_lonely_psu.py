@@ -160,6 +160,17 @@ def test_missing_weights_are_refused_naming_the_rows(con):
     assert error.value.rows == [3, 17]
 
 
+def test_a_weight_that_is_not_a_number_is_refused_as_missing(con):
+    """NaN sorts above every number in DuckDB, so it would pass `w >= 0`: it is caught by name (R's svydesign
+    refuses NA weights, and a NaN is one)."""
+    con.execute("CREATE OR REPLACE TABLE weight_nan AS SELECT * FROM small WHERE design = 'domain_lonely' "
+                "ORDER BY rowid")
+    con.execute("UPDATE weight_nan SET weight = 'NaN'::DOUBLE WHERE rowid IN (2, 16)")
+    with pytest.raises(DesignError, match=r"missing or negative for 2 unit\(s\): row\(s\) 3, 17") as error:
+        estimate(con, "weight_nan", design("adjust"), "mean", "y")
+    assert error.value.rows == [3, 17]
+
+
 def test_fpc_below_the_sample_is_refused_naming_the_stratum(con):
     assert reference().query("case == 'fpc_too_small'")["error"].iloc[0] == \
         "FPC implies >100% sampling in some strata"

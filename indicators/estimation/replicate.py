@@ -264,7 +264,7 @@ def _scan(con, relation: str, design: ReplicateDesign, sums: _Sums, by: list[str
                     *_group_columns(by, margin_columns), *(f"{sql} AS {alias}" for sql, alias in sums.units.items())]
     any_missing = " OR ".join(f"_r{i} IS NULL" for i in range(len(design.replicates)))
     select = [f"{sql} AS {alias}" for sql, alias in sums.aggregates.items()]
-    select += ["count(*) FILTER (WHERE _w IS NULL OR NOT (_w >= 0)) AS _bad_weights",
+    select += ["count(*) FILTER (WHERE _w IS NULL OR isnan(_w) OR NOT (_w >= 0)) AS _bad_weights",
                f"count(*) FILTER (WHERE {any_missing}) AS _missing_replicates"]
     sql = _grouped(select, f"SELECT {', '.join(unit_columns)} FROM {relation}", by, margins, margin_columns, [])
     return con.execute(sql).fetchnumpy()
@@ -310,7 +310,7 @@ def _check_weights(con, relation: str, design: ReplicateDesign, scanned: dict) -
     label = design.unit_label or ("rowid + 1" if _is_table_name(relation) else "row_number() OVER ()")
     if bad:
         rows = _rows_where(con, relation, label, f"CAST(({design.weight}) AS DOUBLE) AS _w",
-                           "_w IS NULL OR NOT (_w >= 0)")
+                           "_w IS NULL OR isnan(_w) OR NOT (_w >= 0)")
         raise ReplicateDesignError(
             f"weight {design.weight!r} is missing or negative for {bad} unit(s): row(s) {_listing(rows, bad)}; "
             "every unit needs a weight >= 0 (a unit without a weight cannot be estimated from: drop it from the "

@@ -12,11 +12,12 @@ Variance: with-replacement at the first stage (ultimate cluster), PSUs nested in
     z_hi = sum over units of PSU i of w * d * (y - R x) / X   (ratio; total: w * d * y)
     V    = sum_h f_h * n_h / (n_h - 1) * sum_i (z_hi - mean_h z)^2
 z_hi is linear in the PSU-by-cell sums of w*d*y and w*d*x, so everything comes from ONE scan of the microdata
-for all estimands of a design: DuckDB groups by (domain cell, stratum, PSU) with one GROUPING SET per margin,
-and the cell totals, z_hi and stratum variances follow from that small table as numpy matrices (one column per
-estimand). The microdata are never joined back to the estimates. Contrasts between two categories of a margin
-(a ratio or a difference, e.g. girls / boys) are linearised from the same PSU totals, so their variance carries
-the covariance of the two cells (R's svyby(covmat = TRUE) + svycontrast).
+for all estimands of a design: DuckDB groups by (domain cell, stratum, PSU) with one GROUPING SET per margin
+(the total margin's PSU sums are added up from another margin's rather than from the units again), and the cell
+totals, z_hi and stratum variances follow from that small table as numpy matrices (one column per estimand).
+The microdata are never joined back to the estimates. Contrasts between two categories of a margin (a ratio or
+a difference, e.g. girls / boys) are linearised from the same PSU totals, so their variance carries the
+covariance of the two cells (R's svyby(covmat = TRUE) + svycontrast).
 
 The fpc follows R's as.fpc(): within a design (a `by` cell) values all <= 1 are sampling fractions
 (N_h = n_h / fpc), otherwise population sizes, which must all be >= 1; a population below the PSUs sampled, a
@@ -165,37 +166,28 @@ def estimate_with_contrasts(con: duckdb.DuckDBPyConnection, relation: str, desig
     margin_columns = sorted({c for m in margins for c in m}, key=lambda c: [c in m for m in margins])
     scanned = _scan(con, relation, design, estimands, by, margins, margin_columns)
     margin_of_row = np.asarray(scanned.pop("_margin"))
-    rolled = {}
-    for m in margins:
-        mask = margin_of_row == _grouping_id(m, margin_columns)
-        rolled[tuple(m)] = pd.DataFrame({name: _numpy(values)[mask] for name, values in scanned.items()})
-    finest = rolled[()]
+    key_names = [*by, *margin_columns, "_stratum", "_psu"]
+    total_rows = margin_of_row == _grouping_id([], margin_columns)
+    # the design columns are read from the total margin's rows (they have every unit)
+    finest = pd.DataFrame({name: _numpy(scanned[name])[total_rows] for name in
+                           key_names + ["fpc_max", "fpc_min", "fpc_missing", "fpc_values", "bad_weights"]})
     _check_weights(con, relation, design, finest)
     strata = _strata(finest, by, design)
     fractions = strata["fpc_max"].notna() & (strata["population"] != strata["fpc_max"])
     if design.ssu and design.fpc and design.fpc2 and fractions.any():
         raise DesignError("a second stage needs the first-stage fpc as population sizes, not fractions")
-    per_margin = [_margin_variances(rolled[tuple(m)], strata, estimands, by, m, margin_columns, design.lonely_psu,
-                                    [c for c in contrasts if m == [c.column]]) for m in margins]
-    results, contrast_results = [], []
-    for k, e in enumerate(estimands):
-        cells = pd.concat([frames[k] for frames, _ in per_margin], ignore_index=True)
-        if cells.empty:
-            results.append(cells)
-            contrast_results.append(pd.DataFrame())
-            continue
-        keys = [*by, *margin_columns]
-        variance, df = cells[keys + ["variance"]], cells[keys + ["df"]]
-        cells = cells.drop(columns=["variance", "df"])
-        if design.ssu and design.fpc and design.fpc2:
-            variance = _add_second_stage(con, relation, design, e, by, margins, margin_columns, cells, variance)
-        finished = _finish(cells, variance, df, e.kind, by, margin_columns, level)
-        if [] not in requested:
-            finished = finished[~(finished[margin_columns] == TOTAL).all(axis=1)].reset_index(drop=True)
-        results.append(finished)
-        pairs = [gaps[k] for _, gaps in per_margin if gaps]
+    labels, values, gaps = _margin_variances(scanned, margin_of_row, strata, estimands, by, margins, margin_columns,
+                                             design.lonely_psu, contrasts)
+    if design.ssu and design.fpc and design.fpc2:
+        for k, e in enumerate(estimands):
+            _add_second_stage_of(con, relation, design, e, by, margins, margin_columns, labels, values, k)
+    results = _finish(labels, values, estimands, by, margin_columns, level, [] in requested)
+    contrast_results = []
+    for k in range(len(estimands)):
+        pairs = [per_estimand[k] for per_estimand in gaps]
+        # an estimand without any observed unit has no contrasts either
         contrast_results.append(_finish_contrasts(pd.concat(pairs, ignore_index=True), by, level)
-                                if pairs else pd.DataFrame())
+                                if pairs and values["keep"][:, k].any() else pd.DataFrame())
     return results, contrast_results
 
 
@@ -215,10 +207,27 @@ def _grouping_id(margin: list[str], margin_columns: list[str]) -> int:
     return sum(1 << (n - 1 - i) for i, c in enumerate(margin_columns) if c not in margin)
 
 
-def _group_sums(values: np.ndarray, codes: np.ndarray, groups: int, how: str = "sum") -> np.ndarray:
-    frame = pd.DataFrame(values).groupby(codes)
-    out = (frame.sum() if how == "sum" else frame.max()).reindex(range(groups), fill_value=0)
-    return out.to_numpy()
+def _row_major(columns: list[np.ndarray], block: int = 8192) -> np.ndarray:
+    """The columns side by side as a float matrix in C order, copied a block of rows at a time (a block stays in
+    the cache while every column is written into it)."""
+    rows = len(columns[0]) if columns else 0
+    out = np.empty((rows, len(columns)))
+    for start in range(0, rows, block):
+        part = out[start:start + block]
+        for j, column in enumerate(columns):
+            part[:, j] = column[start:start + block]
+    return out
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """The first row of each group, for codes that number groups in order of first appearance (0, 1, ...)."""
+    return np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
+
+
+def _group_sums(values: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
+    """Column sums per group (pandas' compensated summation, one column at a time, rows in their order). A
+    C-ordered matrix (rows contiguous) is summed several times faster than a Fortran-ordered one."""
+    return pd.DataFrame(values).groupby(codes).sum().reindex(range(groups), fill_value=0).to_numpy()
 
 
 # ------------------------------------------------------------------------------------------- design checks
@@ -234,7 +243,7 @@ def _check_weights(con, relation: str, design: Design, finest: pd.DataFrame) -> 
     label = design.unit_label or ("rowid + 1" if _is_table_name(relation) else "row_number() OVER ()")
     rows = [r for (r,) in con.execute(
         f"""SELECT unit FROM (SELECT {label} AS unit, CAST(({design.weight}) AS DOUBLE) AS w FROM {relation})
-            WHERE w IS NULL OR NOT (w >= 0) ORDER BY unit LIMIT {SHOWN_ROWS}""").fetchall()]
+            WHERE w IS NULL OR isnan(w) OR NOT (w >= 0) ORDER BY unit LIMIT {SHOWN_ROWS}""").fetchall()]
     more = f" and {bad - len(rows)} more" if bad > len(rows) else ""
     raise DesignError(f"weight {design.weight!r} is missing or negative for {bad} unit(s): row(s) "
                       f"{', '.join(map(str, rows))}{more}; every unit needs a weight >= 0 (a unit without a weight "
@@ -309,13 +318,16 @@ def _design_variance(Z1: np.ndarray, Z2: np.ndarray, present: np.ndarray, group:
     n_groups = int(group.max()) + 1 if len(group) else 0
     cs = pd.Series(group * (int(stratum.max()) + 1 if len(stratum) else 1) + stratum).factorize()[0]
     n_cs = int(cs.max()) + 1 if len(cs) else 0
-    cs_first = pd.Series(np.arange(len(cs))).groupby(cs).first().to_numpy()
+    cs_first = _first_rows(cs)
     cs_group = group[cs_first]
     n_h = n_h_of_stratum[stratum[cs_first]]
     f = f_of_stratum[stratum[cs_first]]
-    S1a, S1b = _group_sums(Z1, cs, n_cs), _group_sums(Z2, cs, n_cs)
+    K = Z1.shape[1]
+    S1a = _group_sums(Z1, cs, n_cs)
+    S1b = S1a if Z2 is Z1 else _group_sums(Z2, cs, n_cs)  # a variance: z2 is z1
     S12 = _group_sums(Z1 * Z2, cs, n_cs)
-    P = _group_sums(present.astype(float), cs, n_cs, "max") > 0  # the stratum has an observed unit
+    observed = _group_sums(present, cs, n_cs)  # the PSUs with an observed unit (a count)
+    P = observed > 0  # the stratum has an observed unit
     lonely = (n_h == 1)[:, None]
     certain = lonely & (f == 0)[:, None]  # a census stratum: no variance, never a failure (as R)
     lonely_live = lonely & ~certain & P
@@ -329,42 +341,56 @@ def _design_variance(Z1: np.ndarray, Z2: np.ndarray, present: np.ndarray, group:
     if policy == "adjust":
         # R: the lonely PSU's total is not centred, V_h = f_h * t_h^2
         V = np.where(lonely, f[:, None] * S1a * S1b, V)
-    covariance = _group_sums(V, cs_group, n_groups)
+    # per group: the covariance, the observed PSUs and the strata with one (whole numbers: exact in any order)
+    per_group = _group_sums(np.hstack([V, observed, P]), cs_group, n_groups)
+    covariance, psus_observed, strata_present = per_group[:, :K], per_group[:, K:2 * K], per_group[:, 2 * K:]
     if policy == "average":
         # R: lonely strata are NA; the sum over the others is scaled by strata present / strata with variance,
         # counting only strata in which the domain has a unit with the item observed (svymean(na.rm = TRUE))
-        strata_present = _group_sums(P.astype(float), cs_group, n_groups)
         lonely_present = _group_sums(lonely_live.astype(float), cs_group, n_groups)
         with np.errstate(divide="ignore", invalid="ignore"):
             covariance = covariance * np.where(lonely_present > 0, strata_present / (strata_present - lonely_present),
                                                1)
     # design df, as R's degf() of subset(design, !is.na(y) & domain): observed PSUs minus their strata
-    df = _group_sums(present.astype(float), group, n_groups) - _group_sums(P.astype(float), cs_group, n_groups)
+    df = psus_observed - strata_present
     return covariance, df
 
 
-def _margin_variances(frame: pd.DataFrame, strata: pd.DataFrame, estimands: list[Estimand], by: list[str],
-                      margin: list[str], margin_columns: list[str], policy: str,
-                      contrasts: list[Contrast]) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
-    """For one margin, every estimand at once (numpy matrices, one column per estimand): cell totals,
-    linearised PSU totals z, stratum variances with the lonely-PSU policy, the domain's design df; and the
-    contrasts declared on this margin. Returns (one frame per estimand: the cells with their totals,
-    variance and df; one frame per estimand of contrasts, or [] when the margin has none)."""
-    group = [*by, *margin]
+def _margin_variances(scanned: dict, margin_of_row: np.ndarray, strata: pd.DataFrame, estimands: list[Estimand],
+                      by: list[str], margins: list[list[str]], margin_columns: list[str], policy: str,
+                      contrasts: list[Contrast]) -> tuple[pd.DataFrame, dict, list[list[pd.DataFrame]]]:
+    """Every margin and every estimand at once (numpy matrices, one column per estimand) from the scan's PSU
+    rows: cell totals, linearised PSU totals z, stratum variances with the lonely-PSU policy, the domain's design
+    df; and the contrasts. A cell is a domain of one margin: its rows are never mixed with another margin's.
+
+    Returns (the cells' labels, margin by margin and in each in order of appearance: the `by` and margin
+    columns, '_T' where totalled; per quantity a matrix cells x estimands: y_total, x_total, n_unweighted,
+    n_weighted, yy, variance, df, and keep, whether the cell is published for the estimand; per margin with
+    contrasts, one frame of contrasts per estimand)."""
     K = len(estimands)
-    # columns the scan did not need to aggregate follow from others: b = nw (x = 1), yy = a (0/1 y)
-    fallback = {"b": "nw", "yy": "a"}
-
-    def column(prefix: str) -> np.ndarray:
-        parts = [frame[f"{prefix}{k}"] if f"{prefix}{k}" in frame else frame[f"{fallback[prefix]}{k}"]
-                 for k in range(K)]
-        return np.column_stack([p.to_numpy(dtype=float) for p in parts]) if parts else np.zeros((len(frame), 0))
-
-    A, B, N, NW, YY = (column(p) for p in ("a", "b", "n", "nw", "yy"))
-    cell = (frame.groupby(group, dropna=False, sort=False).ngroup().to_numpy() if group
-            else np.zeros(len(frame), dtype=int))
+    keys = [*by, *margin_columns]
+    position = np.zeros(len(margin_of_row), dtype=int)  # the margin of each row, as its place in `margins`
+    for i, m in enumerate(margins):
+        position[margin_of_row == _grouping_id(m, margin_columns)] = i
+    frame = pd.DataFrame({name: _numpy(scanned[name]) for name in [*keys, "_stratum", "_psu"]})
+    # cells: numbered margin by margin, within a margin in order of appearance (as a groupby of its rows)
+    cell = frame.groupby([position, *keys], dropna=False, sort=False).ngroup().to_numpy()
     n_cells = int(cell.max()) + 1 if len(cell) else 0
-    labels = frame.drop_duplicates(group)[group].reset_index(drop=True) if group else pd.DataFrame(index=[0])
+    first = _first_rows(cell)
+    rank = np.lexsort((np.arange(n_cells), position[first]))
+    renumber = np.empty(n_cells, dtype=int)
+    renumber[rank] = np.arange(n_cells)
+    cell, first = renumber[cell], first[rank]
+    cell_margin = position[first]
+    labels = pd.DataFrame(index=pd.RangeIndex(n_cells))
+    dropped = np.zeros(n_cells, dtype=bool)  # a unit whose margin value is missing forms no category
+    for name in keys:
+        label = frame[name].to_numpy()[first]
+        if name in margin_columns:
+            in_margin = np.array([name in m for m in margins])[cell_margin]
+            dropped |= in_margin & pd.isna(label)
+            label = np.where(in_margin, label, TOTAL)
+        labels[name] = label
     stratum = _stratum_positions(frame, strata, by)
     n_h = strata["n_h"].to_numpy(dtype=float)
     population = strata["population"].to_numpy(dtype=float)
@@ -372,29 +398,79 @@ def _margin_variances(frame: pd.DataFrame, strata: pd.DataFrame, estimands: list
         f = np.where(np.isnan(population) | np.isinf(population), 1.0, (population - n_h) / population)
     names = strata["_stratum"].to_numpy()
 
-    Ac, Bc = _group_sums(A, cell, n_cells), _group_sums(B, cell, n_cells)
+    A, B, N, NW, YY, sums = _sum_matrices(scanned, estimands)
+    # the cell totals of every sum in one pass, each column on its own (as one call per sum would)
+    at = _group_sums(sums, cell, n_cells)
+    Ac, Bc, Nc, NWc, YYc = (at[:, columns] for columns in _sum_columns(estimands))
     totals = np.array([e.kind == "total" for e in estimands])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        Z = np.where(totals, A, (A - (Ac / Bc)[cell] * B) / Bc[cell])
-    Z = np.nan_to_num(Z)  # cells without units of the domain: no contribution
+    Z = _linearised(A, B, Ac, Bc, cell, totals)
     present = N > 0  # the PSU has a unit of the domain cell with the item observed
     variance, df = _design_variance(Z, Z, present, cell, stratum, n_h, f, policy, names)
-    Nc, NWc, YYc = (_group_sums(M, cell, n_cells) for M in (N, NW, YY))
-    out = []
-    for k in range(K):
-        cells = labels.copy()
-        for name in margin_columns:
-            if name not in margin:
-                cells[name] = TOTAL
-        cells = cells.assign(y_total=Ac[:, k], x_total=Bc[:, k], n_unweighted=Nc[:, k], n_weighted=NWc[:, k],
-                             yy=YYc[:, k], variance=variance[:, k], df=df[:, k])
-        # a unit whose margin value is missing stays in the design and the totals; it forms no category
-        keep = (cells["n_unweighted"] > 0) & cells[margin].notna().all(axis=1)
-        out.append(cells[keep].reset_index(drop=True))
-    gaps = [_contrasts(frame, c, by, Z, present, Ac, Bc, cell, strata, n_h, f, policy, names, estimands)
-            for c in contrasts]
-    per_estimand = [pd.concat([g[k] for g in gaps], ignore_index=True) for k in range(K)] if gaps else []
-    return out, per_estimand
+    keep = (Nc > 0) & ~dropped[:, None]
+    values = {"y_total": Ac, "x_total": Bc, "n_unweighted": Nc, "n_weighted": NWc, "yy": YYc, "variance": variance,
+              "df": df, "keep": keep}
+    gaps = []
+    for i, m in enumerate(margins):
+        on_margin = [c for c in contrasts if m == [c.column]]
+        if not on_margin:
+            continue
+        rows = np.flatnonzero(position == i)
+        part = frame.iloc[rows].reset_index(drop=True)
+        per_contrast = [_contrasts(part, c, by, Z[rows], present[rows], Ac, Bc, cell[rows], strata, n_h, f, policy,
+                                   names, estimands) for c in on_margin]
+        gaps.append([pd.concat([g[k] for g in per_contrast], ignore_index=True) for k in range(K)])
+    return labels, values, gaps
+
+
+def _linearised(A: np.ndarray, B: np.ndarray, Ac: np.ndarray, Bc: np.ndarray, cell: np.ndarray,
+                totals: np.ndarray, block: int = 8192) -> np.ndarray:
+    """The linearised PSU totals z = (a - R b) / X of every PSU row (R = Ac / Bc the estimate of the row's cell,
+    X = Bc), or z = a for the columns of totals; 0 in a cell without any unit of the domain. Computed a block of
+    rows at a time, so that the gathered cell values stay in the cache."""
+    Z = np.empty(A.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        R = Ac / Bc
+        for start in range(0, len(Z), block):
+            rows = slice(start, start + block)
+            z = Z[rows]
+            np.multiply(R[cell[rows]], B[rows], out=z)
+            np.subtract(A[rows], z, out=z)
+            np.divide(z, Bc[cell[rows]], out=z)
+    if totals.any():
+        Z = np.where(totals, A, Z)
+    if not np.isfinite(Z).all():
+        Z = np.nan_to_num(Z, copy=False)  # cells without units of the domain: no contribution
+    return Z
+
+
+def _sum_columns(estimands: list[Estimand]) -> list[list[int]]:
+    """Where the sums a, b, n, nw, yy of each estimand are among the scanned columns (_sum_matrices): columns the
+    scan did not need to aggregate follow from others, b = nw (x = 1) and yy = a (0/1 y)."""
+    K = len(estimands)
+    ratios = [k for k, e in enumerate(estimands) if e.kind == "ratio"]
+    squares = [k for k, e in enumerate(estimands) if e.kind != "proportion"]
+    b = {k: 3 * K + i for i, k in enumerate(ratios)}
+    yy = {k: 3 * K + len(ratios) + i for i, k in enumerate(squares)}
+    return [list(range(K)), [b.get(k, 2 * K + k) for k in range(K)], list(range(K, 2 * K)),
+            list(range(2 * K, 3 * K)), [yy.get(k, k) for k in range(K)]]
+
+
+def _sum_matrices(scanned: dict, estimands: list[Estimand]) -> tuple:
+    """The scanned sums as one matrix rows x columns (a of every estimand, then n, nw, the b of ratios, the yy of
+    non-proportions) and, as views or copies of it, the matrices rows x estimands A, B, N, NW, YY."""
+    K = len(estimands)
+    names = ([f"{p}{k}" for p in ("a", "n", "nw") for k in range(K)]
+             + [f"b{k}" for k, e in enumerate(estimands) if e.kind == "ratio"]
+             + [f"yy{k}" for k, e in enumerate(estimands) if e.kind != "proportion"])
+    # row by row in memory (C order): pandas sums such a matrix per group several times faster
+    sums = _row_major([_numpy(scanned[name]) for name in names])
+
+    def matrix(columns: list[int]) -> np.ndarray:
+        if columns and columns == list(range(columns[0], columns[0] + len(columns))):
+            return sums[:, columns[0]:columns[0] + len(columns)]
+        return sums[:, columns]
+
+    return (*(matrix(c) for c in _sum_columns(estimands)), sums)
 
 
 def _contrasts(frame, contrast: Contrast, by, Z, present, Ac, Bc, cell, strata, n_h, f, policy, names,
@@ -449,55 +525,93 @@ def _contrasts(frame, contrast: Contrast, by, Z, present, Ac, Bc, cell, strata, 
 
 
 def _stratum_positions(rows: pd.DataFrame, strata: pd.DataFrame, by: list[str]) -> np.ndarray:
-    """For each row (with the `by` columns and _stratum), the position of its stratum in `strata`."""
-    return rows[[*by, "_stratum"]].merge(strata[[*by, "_stratum"]].reset_index(), on=[*by, "_stratum"],
-                                         how="left")["index"].to_numpy()
+    """For each row (with the `by` columns and _stratum), the position of its stratum in `strata` (one row per
+    `by` cell and stratum, every one of them; missing values match missing values, as in a merge)."""
+    keys = [*by, "_stratum"]
+    if not by:
+        return pd.Index(strata["_stratum"]).get_indexer(rows["_stratum"])
+    return pd.MultiIndex.from_frame(strata[keys]).get_indexer(pd.MultiIndex.from_frame(rows[keys]))
 
 
 def _scan(con, relation: str, design: Design, estimands: list[Estimand], by: list[str],
           margins: list[list[str]], margin_columns: list[str]) -> dict:
+    """The PSU sums of every margin from one pass over the microdata: a row per (`by` cell, margin cell, stratum,
+    PSU) with its margin (_margin, GROUPING() over the margin columns), the design columns and, per estimand k,
+    a{k} = sum w*d*y, n{k} = sum d, nw{k} = sum w*d (and b{k} = sum w*d*x for a ratio, yy{k} = sum w*d*y^2
+    outside proportions), d telling whether the unit is in the estimand's domain."""
     # group on the columns' own types (cheaper than casting every row); cast the small result to text
     stratum = f"({design.stratum})" if design.stratum else "'1'"
     psu = f"({design.psu})" if design.psu else "row_number() OVER ()"
-    fpc = f"CAST(({design.fpc}) AS DOUBLE)" if design.fpc else "CAST(NULL AS DOUBLE)"
     groups = [f"{c} AS {c}" for c in [*by, *margin_columns]]
-    unit_columns = [f"{stratum} AS _stratum", f"{psu} AS _psu", f"CAST(({design.weight}) AS DOUBLE) AS _w",
-                    f"{fpc} AS _fpc", *groups]
-    sums, outer = [], []
+    unit_columns = [f"{stratum} AS _stratum", f"{psu} AS _psu", f"CAST(({design.weight}) AS DOUBLE) AS _w", *groups]
+    sums = {}  # name: aggregate over the units
     for k, e in enumerate(estimands):
         y_sql = f"CAST(({e.y}) AS DOUBLE)"
-        x_sql = f"CAST(({e.x}) AS DOUBLE)" if e.kind == "ratio" else "1.0"
-        in_universe = f"(({e.universe}) IS TRUE)" if e.universe else "TRUE"
-        d = f"({in_universe} AND {y_sql} IS NOT NULL AND {x_sql} IS NOT NULL)"
-        unit_columns += [f"CASE WHEN {d} THEN 1 ELSE 0 END AS _d{k}",
-                         f"CASE WHEN {d} THEN {y_sql} ELSE 0 END AS _y{k}"]
-        sums += [f"sum(_w * _y{k}) AS a{k}", f"sum(_d{k}) AS n{k}", f"sum(_w * _d{k}) AS nw{k}"]
-        outer += [f"a{k}", f"n{k}", f"nw{k}"]
+        # _y is NULL outside the estimand's domain (the aggregates skip it): without a universe or an x, "in the
+        # domain" is "y observed", so y itself is _y and no CASE is evaluated per unit
+        if e.universe or e.kind == "ratio":
+            x_sql = f"CAST(({e.x}) AS DOUBLE)" if e.kind == "ratio" else "1.0"
+            in_universe = f"(({e.universe}) IS TRUE)" if e.universe else "TRUE"
+            d = f"({in_universe} AND {y_sql} IS NOT NULL AND {x_sql} IS NOT NULL)"
+            unit_columns.append(f"CASE WHEN {d} THEN {y_sql} END AS _y{k}")
+        else:
+            unit_columns.append(f"{y_sql} AS _y{k}")
+        # nw as the product w * d: cheaper per unit than a CASE
+        sums |= {f"a{k}": f"sum(_w * _y{k})", f"n{k}": f"count(_y{k})",
+                 f"nw{k}": f"sum(_w * CAST(_y{k} IS NOT NULL AS DOUBLE))"}
         # only what the estimand needs is aggregated over the microdata; the rest follows from it:
         # x = 1 outside ratios (sum w*x = sum w*d, taken from nw{k}), y^2 = y for a 0/1 proportion
         if e.kind == "ratio":
-            unit_columns.append(f"CASE WHEN {d} THEN {x_sql} ELSE 0 END AS _x{k}")
-            sums.append(f"sum(_w * _x{k}) AS b{k}")
-            outer.append(f"b{k}")
+            unit_columns.append(f"CASE WHEN {d} THEN {x_sql} END AS _x{k}")
+            sums[f"b{k}"] = f"sum(_w * _x{k})"
         if e.kind != "proportion":
-            sums.append(f"sum(_w * _y{k} * _y{k}) AS yy{k}")
-            outer.append(f"yy{k}")
+            sums[f"yy{k}"] = f"sum(_w * _y{k} * _y{k})"
+    if design.fpc:
+        unit_columns.append(f"CAST(({design.fpc}) AS DOUBLE) AS _fpc")
+        fpc = """max(_fpc) AS fpc_max, min(_fpc) AS fpc_min, count(*) - count(_fpc) AS fpc_missing,
+                 -- 1 or 2 distinct fpc values in the PSU (a DISTINCT aggregate is costly)
+                 CASE WHEN min(_fpc) < max(_fpc) THEN 2 ELSE 1 END AS fpc_values"""
+    else:  # no fpc: nothing to aggregate per unit (these columns are only read when an fpc is given)
+        fpc = "CAST(NULL AS DOUBLE) AS fpc_max, CAST(NULL AS DOUBLE) AS fpc_min, 0 AS fpc_missing, 1 AS fpc_values"
     key_names = [*by, *margin_columns, "_stratum", "_psu"]
-    keys = ", ".join(key_names)
-    as_text = ", ".join(f"CAST({k} AS VARCHAR) AS {k}" for k in key_names)
-    # one grouping set per margin: which one a row belongs to is told by GROUPING() over the margin columns
-    sets = ", ".join("(" + ", ".join([*by, *m, "_stratum", "_psu"]) + ")" for m in margins)
+    # one grouping set per margin but the total: which one a row belongs to is told by GROUPING() over the
+    # margin columns
+    detailed = [m for m in margins if m]
+    sets = ", ".join("(" + ", ".join([*by, *m, "_stratum", "_psu"]) + ")" for m in detailed or [[]])
     margin_id = f"GROUPING({', '.join(margin_columns)})" if margin_columns else "0"
+    per_psu = f"""SELECT {', '.join(key_names)}, {margin_id} AS _margin, {fpc},
+                         count(*) FILTER (WHERE _w IS NULL OR isnan(_w) OR NOT (_w >= 0)) AS bad_weights,
+                         {', '.join(f'{sql} AS {name}' for name, sql in sums.items())}
+                  FROM (SELECT {', '.join(unit_columns)} FROM {relation})
+                  GROUP BY GROUPING SETS ({sets})"""
+    if detailed:
+        per_psu = _with_total_margin(per_psu, by, margin_columns, detailed[0], sums)
+    as_text = ", ".join(f"CAST({k} AS VARCHAR) AS {k}" for k in key_names)
+    # a PSU without any unit of an estimand's domain sums to NULL for it: 0
+    values = ", ".join(name if sql.startswith("count(") else f"coalesce({name}, 0) AS {name}"
+                       for name, sql in sums.items())
     return con.execute(f"""SELECT {as_text}, _margin, fpc_max, fpc_min, fpc_missing, fpc_values, bad_weights,
-                                  {', '.join(outer)} FROM (
-                           SELECT {keys}, {margin_id} AS _margin, max(_fpc) AS fpc_max, min(_fpc) AS fpc_min,
-                                  count(*) FILTER (WHERE _fpc IS NULL) AS fpc_missing,
-                                  -- 1 or 2 distinct fpc values in the PSU (a DISTINCT aggregate is costly)
-                                  CASE WHEN min(_fpc) < max(_fpc) THEN 2 ELSE 1 END AS fpc_values,
-                                  count(*) FILTER (WHERE _w IS NULL OR NOT (_w >= 0)) AS bad_weights,
-                                  {', '.join(sums)}
-                           FROM (SELECT {', '.join(unit_columns)} FROM {relation})
-                           GROUP BY GROUPING SETS ({sets}))""").fetchnumpy()
+                                  {values} FROM ({per_psu})""").fetchnumpy()
+
+
+def _with_total_margin(per_psu: str, by: list[str], margin_columns: list[str], margin: list[str],
+                       sums: dict) -> str:
+    """The PSU sums of the other margins (per_psu), plus the total margin's added up from those of `margin`
+    (every unit is in one of its categories, a missing value being one): cheaper than one more grouping set,
+    which would aggregate every unit once more. Sums of sums, they equal the units' sums up to rounding."""
+    totals = ", ".join(f"CAST(sum({name}) AS BIGINT)" if sql.startswith("count(") else f"sum({name})"
+                       for name, sql in sums.items())
+    columns = ", ".join([*by, *(f"NULL AS {c}" for c in margin_columns), "_stratum", "_psu"])
+    return f"""WITH _psu_sums AS MATERIALIZED ({per_psu})
+               SELECT * FROM _psu_sums
+               UNION ALL
+               SELECT {columns}, {_grouping_id([], margin_columns)} AS _margin, max(fpc_max), min(fpc_min),
+                      CAST(sum(fpc_missing) AS BIGINT), CASE WHEN min(fpc_min) < max(fpc_max) THEN 2 ELSE 1 END,
+                      CAST(sum(bad_weights) AS BIGINT), {totals}
+               FROM _psu_sums WHERE _margin = {_grouping_id(margin, margin_columns)}
+               GROUP BY {', '.join([*by, "_stratum", "_psu"])}"""
+
+
 def _add_second_stage(con, relation, design, e: Estimand, by, margins, margin_columns, cells, variance):
     units = _unit_sql(relation, design, e.kind, e.y, e.x, e.universe, by, margin_columns)
     labels = _margin_label(margin_columns)
@@ -510,6 +624,21 @@ def _add_second_stage(con, relation, design, e: Estimand, by, margins, margin_co
     else:
         variance["variance"] = variance["variance"] + second["v2"].iloc[0]
     return variance
+
+
+def _add_second_stage_of(con, relation, design, e: Estimand, by, margins, margin_columns, labels: pd.DataFrame,
+                         values: dict, k: int) -> None:
+    """Adds the second stage's variance to estimand k's published cells, in values["variance"][:, k]."""
+    rows = np.flatnonzero(values["keep"][:, k])
+    if not len(rows):
+        return
+    keys = [*by, *margin_columns]
+    cells = labels.iloc[rows].reset_index(drop=True)
+    for name in ("y_total", "x_total", "n_unweighted", "n_weighted", "yy"):
+        cells[name] = values[name][rows, k]
+    variance = cells[keys].assign(variance=values["variance"][rows, k])
+    variance = _add_second_stage(con, relation, design, e, by, margins, margin_columns, cells, variance)
+    values["variance"][rows, k] = variance["variance"].to_numpy()
 
 
 # ------------------------------------------------------------------------------------------------ SQL parts
@@ -586,42 +715,79 @@ def _t_quantile(level: float, df) -> np.ndarray:
         return np.where(df >= 1, stdtrit(np.where(df >= 1, df, 1), 0.5 + level / 2), np.nan)
 
 
-def _finish(cells, variance, df, kind, by, margin_columns, level):
+_FIGURES = ["estimate", "se", "ci_lower", "ci_upper", "df", "cv", "deff", "n_unweighted", "n_weighted", "flags"]
+
+
+def _finish(labels: pd.DataFrame, values: dict, estimands: list[Estimand], by: list[str], margin_columns: list[str],
+            level: float, with_total: bool) -> list[pd.DataFrame]:
+    """One frame per estimand: its published cells (sorted on the `by` and margin columns) with estimate, se,
+    interval, df, cv, deff, n and flags. `labels` and `values` are every margin's cells stacked (_margin_variances);
+    the arithmetic runs on whole columns of the matrices, each cell on its own, so a cell's figures do not depend on
+    which other cells are published. with_total: the totals of the `by` cells were asked for (else dropped here,
+    after their design effect served the 0 % and 100 % cells)."""
     keys = [*by, *margin_columns]
-    out = cells.merge(variance, on=keys, how="left") if keys else cells.assign(variance=variance["variance"].iloc[0])
-    out = out.merge(df, on=keys, how="left") if keys else out.assign(df=df["df"].iloc[0])
-    if kind == "total":
-        out["estimate"] = out["y_total"]
-    else:
-        out["estimate"] = out["y_total"] / out["x_total"]
-    out["se"] = np.sqrt(out["variance"].clip(lower=0))
-    out["cv"] = coefficient_of_variation(out["se"], out["estimate"])  # percent
-    out["deff"] = _design_effect(out, kind)
-    flags = pd.Series(np.where(out["df"] < 1, "df<1", ""), index=out.index)  # a domain in one PSU: no interval
-    t = _t_quantile(level, out["df"])
-    if kind == "proportion":
-        p = out["estimate"].clip(0, 1)
+    is_total = ((labels[margin_columns] == TOTAL).all(axis=1).to_numpy() if margin_columns
+                else np.ones(len(labels), dtype=bool))
+    # the row of each cell's `by` total, whose design effect a proportion of 0 or 1 borrows (_effective_n)
+    by_cell = (labels.groupby(by, dropna=False, sort=False).ngroup().to_numpy() if by
+               else np.zeros(len(labels), dtype=int))
+    total_row = np.full(int(by_cell.max()) + 1 if len(by_cell) else 0, -1)
+    at = np.flatnonzero(is_total)
+    first = ~pd.Series(by_cell[at]).duplicated().to_numpy()  # the first, were there ever several
+    total_row[by_cell[at][first]] = at[first]
+    order = labels.sort_values(keys).index.to_numpy() if keys else np.arange(len(labels))
+    t_all = _t_quantile(level, values["df"])
+    results = []
+    for k, e in enumerate(estimands):
+        keep = values["keep"][:, k]
+        if not keep.any():
+            results.append(_no_cells(labels, keys))
+            continue
+        y, x, n, w, yy, variance, df = (values[name][:, k] for name in
+                                        ("y_total", "x_total", "n_unweighted", "n_weighted", "yy", "variance", "df"))
+        t = t_all[:, k]
         with np.errstate(divide="ignore", invalid="ignore"):
-            logit = np.log(p / (1 - p))
-            se_logit = out["se"] / (p * (1 - p))
-            lo = 1 / (1 + np.exp(-(logit - t * se_logit)))
-            hi = 1 / (1 + np.exp(-(logit + t * se_logit)))
-        zero, one = (p <= 0).to_numpy(), (p >= 1).to_numpy()
-        n_star = _effective_n(out, by, margin_columns, level)
-        alpha = 1 - level
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bound = (alpha / 2) ** (1 / n_star)  # Clopper-Pearson for 0 (or n) events out of n_star
-        lo = np.where(zero, 0.0, np.where(one, bound, lo))
-        hi = np.where(zero, 1 - bound, np.where(one, 1.0, hi))
-        flags = flags.mask(zero | one, (flags + " boundary").str.strip())
-        out["ci_lower"], out["ci_upper"] = np.where(np.isnan(t), np.nan, lo), np.where(np.isnan(t), np.nan, hi)
-    else:
-        out["ci_lower"] = out["estimate"] - t * out["se"]
-        out["ci_upper"] = out["estimate"] + t * out["se"]
-    out["flags"] = flags
-    columns = keys + ["estimate", "se", "ci_lower", "ci_upper", "df", "cv", "deff", "n_unweighted",
-                      "n_weighted", "flags"]
-    return out[columns].sort_values(keys, ignore_index=True) if keys else out[columns]
+            estimate = y if e.kind == "total" else y / x
+        se = np.sqrt(np.where(variance < 0, 0.0, variance))  # as Series.clip(lower=0): NaN and -0.0 kept
+        cv = coefficient_of_variation(se, estimate)  # percent
+        deff = _design_effects(n, w, y, yy, variance, e.kind)
+        small_df = df < 1  # a domain in one PSU: no interval
+        if e.kind == "proportion":
+            p = np.where(estimate < 0, 0.0, np.where(estimate > 1, 1.0, estimate))  # as clip(0, 1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logit = np.log(p / (1 - p))
+                se_logit = se / (p * (1 - p))
+                lo = 1 / (1 + np.exp(-(logit - t * se_logit)))
+                hi = 1 / (1 + np.exp(-(logit + t * se_logit)))
+            zero, one = p <= 0, p >= 1
+            total_of_cell = total_row[by_cell]
+            deff_total = np.where(total_of_cell >= 0, deff[total_of_cell], np.nan)
+            n_star = _effective_n_of(n, df, deff_total, level)
+            alpha = 1 - level
+            with np.errstate(divide="ignore", invalid="ignore"):
+                bound = (alpha / 2) ** (1 / n_star)  # Clopper-Pearson for 0 (or n) events out of n_star
+            lo = np.where(zero, 0.0, np.where(one, bound, lo))
+            hi = np.where(zero, 1 - bound, np.where(one, 1.0, hi))
+            ci_lower, ci_upper = np.where(np.isnan(t), np.nan, lo), np.where(np.isnan(t), np.nan, hi)
+            flags = np.where(zero | one, np.where(small_df, "df<1 boundary", "boundary"),
+                             np.where(small_df, "df<1", ""))
+        else:
+            ci_lower, ci_upper = estimate - t * se, estimate + t * se
+            flags = np.where(small_df, "df<1", "")
+        rows = order[keep[order]]
+        if not with_total:
+            rows = rows[~is_total[rows]]
+        columns = {c: labels[c].to_numpy()[rows] for c in keys}
+        figures = (estimate, se, ci_lower, ci_upper, df, cv, deff, n, w, flags.astype(object))
+        columns.update({name: figure[rows] for name, figure in zip(_FIGURES, figures)})
+        results.append(pd.DataFrame(columns))
+    return results
+
+
+def _no_cells(labels: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The frame of an estimand that no unit is observed for: no rows, the columns of the cells' totals."""
+    names = ["y_total", "x_total", "n_unweighted", "n_weighted", "yy", "variance", "df"]
+    return pd.DataFrame({**{c: labels[c].to_numpy()[:0] for c in keys}, **{name: np.zeros(0) for name in names}})
 
 
 def _effective_n(out: pd.DataFrame, by: list[str], margin_columns: list[str], level: float) -> np.ndarray:
@@ -632,9 +798,13 @@ def _effective_n(out: pd.DataFrame, by: list[str], margin_columns: list[str], le
     totals = out.loc[total, [*by, "deff"]].rename(columns={"deff": "_deff_total"})
     deff = (out[by].merge(totals, on=by, how="left")["_deff_total"] if by
             else pd.Series(totals["_deff_total"].iloc[0], index=out.index))
-    deff = np.where(np.isfinite(deff) & (deff > 1), deff, 1.0)
-    n = out["n_unweighted"].to_numpy(dtype=float)
-    df = out["df"].to_numpy(dtype=float)
+    return _effective_n_of(out["n_unweighted"].to_numpy(dtype=float), out["df"].to_numpy(dtype=float),
+                           np.asarray(deff, dtype=float), level)
+
+
+def _effective_n_of(n: np.ndarray, df: np.ndarray, deff_total: np.ndarray, level: float) -> np.ndarray:
+    """_effective_n from the cells' n, design df and the design effect of their `by` cell's total."""
+    deff = np.where(np.isfinite(deff_total) & (deff_total > 1), deff_total, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(n > 1, stdtrit(np.maximum(n - 1, 1), 0.5 + level / 2) / _t_quantile(level, df), 1.0)
     return n / deff * ratio ** 2
@@ -657,12 +827,17 @@ def _finish_contrasts(pairs: pd.DataFrame, by: list[str], level: float) -> pd.Da
 def _design_effect(out: pd.DataFrame, kind: str) -> np.ndarray:
     """Variance over the variance of simple random sampling with replacement of the same n (as R's deff for
     svymean: svyvar / n), from the weighted moments of the domain."""
-    n = out["n_unweighted"].astype(float)
-    w = out["n_weighted"]
+    return _design_effects(out["n_unweighted"].to_numpy(dtype=float), out["n_weighted"].to_numpy(),
+                           out["y_total"].to_numpy(), out["yy"].to_numpy(), out["variance"].to_numpy(), kind)
+
+
+def _design_effects(n: np.ndarray, w: np.ndarray, y_total: np.ndarray, yy: np.ndarray, variance: np.ndarray,
+                    kind: str) -> np.ndarray:
+    """_design_effect from the cells' n, weighted n, weighted totals of y and y^2, and design variance."""
     if kind == "ratio":
-        return np.full(len(out), np.nan)
+        return np.full(len(n), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = out["y_total"] / w
-        pop_var = (out["yy"] / w - mean ** 2) * n / (n - 1)
+        mean = y_total / w
+        pop_var = (yy / w - mean ** 2) * n / (n - 1)
         srs = pop_var / n if kind != "total" else pop_var * w ** 2 / n
-        return np.where(srs > 0, out["variance"] / srs, np.nan)
+        return np.where(srs > 0, variance / srs, np.nan)
