@@ -540,22 +540,15 @@ def _top_operators(plan_json: str, top: int = 6) -> list[str]:
 
 def child_main(args) -> None:
     path = data_path(Path(args.data), args.rows[0])
-    if args.run == "engine":
-        out = child_engine(path, args.indicators)
-    elif args.run == "floor":
-        out = child_floor(path, args.indicators)
-    elif args.run == "samplics":
-        out = child_samplics(path)
-    elif args.run == "profile":
-        out = child_profile(path, args.indicators)
-    elif args.run == "replicate":
-        out = child_replicate(path, args.indicators)
-    elif args.run == "replicate_floor":
-        out = child_replicate_floor(path, args.indicators)
-    elif args.run == "samplics_replicate":
-        out = child_samplics_replicate(path)
-    elif args.run == "svy_replicate":
-        out = child_svy_replicate(path)
+    # the jobs over all 20 indicators, and the peers' one-indicator jobs
+    over_indicators = {"engine": child_engine, "floor": child_floor, "profile": child_profile,
+                       "replicate": child_replicate, "replicate_floor": child_replicate_floor}
+    one_indicator = {"samplics": child_samplics, "samplics_replicate": child_samplics_replicate,
+                     "svy_replicate": child_svy_replicate}
+    if args.run in over_indicators:
+        out = over_indicators[args.run](path, args.indicators)
+    elif args.run in one_indicator:
+        out = one_indicator[args.run](path)
     else:
         raise SystemExit(f"--run {args.run}?")
     out["peak_rss_self_gb"] = round(_maxrss_self_gb(), 3)

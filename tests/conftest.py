@@ -30,6 +30,42 @@ COP = [str(Path(sys.executable).parent / "cop")] if (Path(sys.executable).parent
 BACKGROUND_FIXTURES = ("full_sample_build_started", "full_sample_build_again_started", "readme_build_started")
 
 
+SURVEY_REFERENCE = SHARED / "survey_reference"  # R's api samples and reference results (README there)
+
+
+def api_designs():
+    """The svydesign() calls of ../shared/data/survey_reference (survey_reference_designs.json), as the engine's
+    Design objects: name -> (table loaded by load_api_samples, Design)."""
+    from indicators.estimation.taylor import Design
+
+    return {
+        "apistrat_strat": ("apistrat", Design(weight="pw", stratum="stype", fpc="fpc")),
+        "apiclus1_clus1": ("apiclus1", Design(weight="pw", psu="dnum", fpc="fpc")),
+        "apiclus2_clus2": ("apiclus2", Design(weight="fpc1 / n1 * fpc2 / n2", psu="dnum", fpc="fpc1",
+                                              ssu="snum", fpc2="fpc2")),
+    }
+
+
+def load_api_samples(con) -> None:
+    """Tables apistrat, apiclus1 and apiclus2 from the shared api CSVs (R's NA as null). apiclus2 has no weight
+    column: R takes 1 / (n1/N1 * n2/N2) from the fpcs, so the sampled PSUs n1 and SSUs per PSU n2 are added."""
+    for name in ("apistrat", "apiclus1", "apiclus2"):
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{SURVEY_REFERENCE / (name + '.csv')}', "
+                    "nullstr = ['NA', ''])")
+    con.execute("""CREATE OR REPLACE TABLE apiclus2 AS SELECT *, count(DISTINCT dnum) OVER () AS n1,
+                   count(*) OVER (PARTITION BY dnum) AS n2 FROM apiclus2""")
+
+
+def pytest_sessionstart(session):
+    """Tests comparing with the real public files and R's reference results in ../shared/data skip themselves
+    when that folder is absent (a clone outside this workplace). CI has it and sets COP_REQUIRE_SHARED_DATA=1
+    (.ci/run): there a missing folder stops the run instead of quietly skipping (or, for the parametrised R
+    comparisons, collecting no case at all)."""
+    if os.environ.get("COP_REQUIRE_SHARED_DATA") == "1" and not (SHARED / "survey_reference").is_dir():
+        raise pytest.UsageError(f"COP_REQUIRE_SHARED_DATA=1 but {SHARED} (with survey_reference/) is absent: "
+                                "the R reference comparisons and real-data tests would be skipped")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def tests_build_the_synthetic_sample():
     """Tests build the SYNTHETIC sample (data/sample), whose values the generators know, unless a test passes

@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from conftest import api_designs, load_api_samples
+
 from indicators.errors import CopError
 from indicators.estimation.quantile import estimate_quantiles
 from indicators.estimation.taylor import Design, DesignError
@@ -24,13 +26,7 @@ TOLERANCE = 1e-9
 CI_TOLERANCE = 1e-6
 QUARTILES = (0.25, 0.5, 0.75)
 
-# the svydesign() calls of make_quantile_reference.R (and of the shared reference), as Design objects
-API_DESIGNS = {
-    "apistrat_strat": ("apistrat", Design(weight="pw", stratum="stype", fpc="fpc")),
-    "apiclus1_clus1": ("apiclus1", Design(weight="pw", psu="dnum", fpc="fpc")),
-    "apiclus2_clus2": ("apiclus2", Design(weight="fpc1 / n1 * fpc2 / n2", psu="dnum", fpc="fpc1",
-                                          ssu="snum", fpc2="fpc2")),
-}
+API_DESIGNS = api_designs()  # the svydesign() calls of make_quantile_reference.R and the shared reference
 SMALL_DESIGN = Design(weight="weight", stratum="stratum", psu="psu", fpc="fpc")  # lonely PSUs: 'adjust'
 
 
@@ -39,12 +35,7 @@ def con():
     connection = duckdb.connect()
     connection.execute(f"CREATE TABLE small AS SELECT * FROM read_csv('{HERE / 'small_designs.csv'}')")
     if SHARED.exists():
-        for name in ("apistrat", "apiclus1", "apiclus2"):
-            connection.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{SHARED / (name + '.csv')}', "
-                               "nullstr = ['NA', ''])")
-        # apiclus2 has no weight R uses: R takes 1 / (n1/N1 * n2/N2) from the fpcs
-        connection.execute("""CREATE OR REPLACE TABLE apiclus2 AS SELECT *, count(DISTINCT dnum) OVER () AS n1,
-                              count(*) OVER (PARTITION BY dnum) AS n2 FROM apiclus2""")
+        load_api_samples(connection)
     yield connection
     connection.close()
 
@@ -58,6 +49,7 @@ def computed(con):
         if (case, variable) not in cache:
             if case in API_DESIGNS:
                 if not SHARED.exists():
+                    # outside this workplace only: CI sets COP_REQUIRE_SHARED_DATA (tests/conftest.py)
                     pytest.skip(f"{SHARED} absent (the api samples live outside the repository)")
                 table, design = API_DESIGNS[case]
                 cache[case, variable] = estimate_quantiles(con, table, design, variable, QUARTILES,
@@ -162,7 +154,7 @@ def test_agrees_with_shared_reference(computed, row):
 
 @pytest.mark.shared_data
 def test_shared_reference_has_its_nine_quantiles():
-    if not SHARED.exists():
+    if not SHARED.exists():  # outside this workplace only: CI sets COP_REQUIRE_SHARED_DATA (tests/conftest.py)
         pytest.skip("reference absent")
     assert len(shared_rows()) == 3 * 3
 

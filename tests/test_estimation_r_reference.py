@@ -9,19 +9,15 @@ import duckdb
 import pandas as pd
 import pytest
 
-from indicators.estimation.taylor import Design, estimate
+from conftest import api_designs, load_api_samples
+
+from indicators.estimation.taylor import estimate
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "survey_reference"
 TOLERANCE = 1e-9
 pytestmark = pytest.mark.shared_data
 
-# the svydesign() calls of survey_reference_designs.json, as Design objects
-DESIGNS = {
-    "apistrat_strat": ("apistrat", Design(weight="pw", stratum="stype", fpc="fpc")),
-    "apiclus1_clus1": ("apiclus1", Design(weight="pw", psu="dnum", fpc="fpc")),
-    "apiclus2_clus2": ("apiclus2", Design(weight="fpc1 / n1 * fpc2 / n2", psu="dnum", fpc="fpc1",
-                                          ssu="snum", fpc2="fpc2")),
-}
+DESIGNS = api_designs()
 VARIABLES = {"api00": ("mean", "api00"), "api99": ("mean", "api99"), "enroll": ("mean", "enroll"),
              "sch_wide_yes": ("mean", "CAST(\"sch.wide\" = 'Yes' AS INTEGER)")}
 APPLICABLE = ("svymean", "svytotal", "svymean_factor", "svyby_svymean", "svyby_svytotal", "svyratio",
@@ -33,12 +29,7 @@ def con():
     if not REFERENCE.exists():
         pytest.skip(f"{REFERENCE} absent (R reference results live outside the repository)")
     connection = duckdb.connect()
-    for name in ("apistrat", "apiclus1", "apiclus2"):
-        connection.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{REFERENCE / (name + '.csv')}', "
-                           "nullstr = ['NA', ''])")
-    # apiclus2 has no weight column: weights come from the fpcs (sampled PSUs and SSUs per PSU)
-    connection.execute("""CREATE OR REPLACE TABLE apiclus2 AS SELECT *, count(DISTINCT dnum) OVER () AS n1,
-                          count(*) OVER (PARTITION BY dnum) AS n2 FROM apiclus2""")
+    load_api_samples(connection)
     yield connection
     connection.close()
 

@@ -52,7 +52,8 @@ import pandas as pd
 from indicators.errors import CopError
 from indicators.estimation.quality import coefficient_of_variation
 from indicators.estimation.taylor import (KINDS, TOTAL, Contrast, DesignError, Estimand, _design_effect,
-                                          _effective_n, _grouping_id, _is_table_name, _numpy, _t_quantile)
+                                          _effective_n, _finish_contrasts, _grouping_id, _is_table_name, _numpy,
+                                          _t_quantile, proportion_interval)
 
 TYPES = ("JK1", "JKn", "BRR", "Fay", "bootstrap", "other")
 DEGF_TOLERANCE = 1e-5  # R's degf.svyrep.design: qr(weights, tol = 1e-5)
@@ -618,21 +619,13 @@ def _finish(cells: pd.DataFrame, kind: str, by: list[str], margin_columns: list[
     flags = pd.Series(np.where(out["df"] < 1, "df<1", ""), index=out.index)  # a domain of rank 1: no interval
     t = _t_quantile(level, out["df"])
     if kind == "proportion":
-        p = out["estimate"].clip(0, 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logit = np.log(p / (1 - p))
-            se_logit = np.sqrt(out["logit_variance"].clip(lower=0))
-            lo = 1 / (1 + np.exp(-(logit - t * se_logit)))
-            hi = 1 / (1 + np.exp(-(logit + t * se_logit)))
-        zero, one = (p <= 0).to_numpy(), (p >= 1).to_numpy()
+        p = out["estimate"].clip(0, 1).to_numpy(dtype=float)
+        se_logit = np.sqrt(out["logit_variance"].clip(lower=0)).to_numpy(dtype=float)  # the replicates' logits
+        zero, one = p <= 0, p >= 1
         n_star = _effective_n(out, by, margin_columns, level)
-        alpha = 1 - level
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bound = (alpha / 2) ** (1 / n_star)  # Clopper-Pearson for 0 (or n) events out of n_star
-        lo = np.where(zero, 0.0, np.where(one, bound, lo))
-        hi = np.where(zero, 1 - bound, np.where(one, 1.0, hi))
         flags = flags.mask(zero | one, (flags + " boundary").str.strip())
-        out["ci_lower"], out["ci_upper"] = np.where(np.isnan(t), np.nan, lo), np.where(np.isnan(t), np.nan, hi)
+        out["ci_lower"], out["ci_upper"] = proportion_interval(p, se_logit, np.asarray(t, dtype=float), n_star,
+                                                               level)
     else:
         out["ci_lower"] = out["estimate"] - t * out["se"]
         out["ci_upper"] = out["estimate"] + t * out["se"]
@@ -641,16 +634,3 @@ def _finish(cells: pd.DataFrame, kind: str, by: list[str], margin_columns: list[
                       "flags"]
     return out[columns].sort_values(keys, ignore_index=True) if keys else out[columns]
 
-
-def _finish_contrasts(pairs: pd.DataFrame, by: list[str], level: float) -> pd.DataFrame:
-    if pairs.empty:
-        return pairs
-    out = pairs.copy()
-    out["se"] = np.sqrt(out.pop("variance").clip(lower=0))
-    t = _t_quantile(level, out["df"])
-    out["ci_lower"] = out["estimate"] - t * out["se"]
-    out["ci_upper"] = out["estimate"] + t * out["se"]
-    out["flags"] = np.where(out["df"] < 1, "df<1", "")
-    columns = [*by, "column", "first", "second", "kind", "estimate", "se", "ci_lower", "ci_upper", "df",
-               "covariance", "first_estimate", "second_estimate", "flags"]
-    return out[columns].sort_values([*by, "column", "first", "second"], ignore_index=True)

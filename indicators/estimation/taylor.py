@@ -755,20 +755,12 @@ def _finish(labels: pd.DataFrame, values: dict, estimands: list[Estimand], by: l
         if e.kind == "proportion":
             p = np.where(estimate < 0, 0.0, np.where(estimate > 1, 1.0, estimate))  # as clip(0, 1)
             with np.errstate(divide="ignore", invalid="ignore"):
-                logit = np.log(p / (1 - p))
-                se_logit = se / (p * (1 - p))
-                lo = 1 / (1 + np.exp(-(logit - t * se_logit)))
-                hi = 1 / (1 + np.exp(-(logit + t * se_logit)))
+                se_logit = se / (p * (1 - p))  # the delta method (the replicate engine has the replicates')
             zero, one = p <= 0, p >= 1
             total_of_cell = total_row[by_cell]
             deff_total = np.where(total_of_cell >= 0, deff[total_of_cell], np.nan)
             n_star = _effective_n_of(n, df, deff_total, level)
-            alpha = 1 - level
-            with np.errstate(divide="ignore", invalid="ignore"):
-                bound = (alpha / 2) ** (1 / n_star)  # Clopper-Pearson for 0 (or n) events out of n_star
-            lo = np.where(zero, 0.0, np.where(one, bound, lo))
-            hi = np.where(zero, 1 - bound, np.where(one, 1.0, hi))
-            ci_lower, ci_upper = np.where(np.isnan(t), np.nan, lo), np.where(np.isnan(t), np.nan, hi)
+            ci_lower, ci_upper = proportion_interval(p, se_logit, t, n_star, level)
             flags = np.where(zero | one, np.where(small_df, "df<1 boundary", "boundary"),
                              np.where(small_df, "df<1", ""))
         else:
@@ -782,6 +774,22 @@ def _finish(labels: pd.DataFrame, values: dict, estimands: list[Estimand], by: l
         columns.update({name: figure[rows] for name, figure in zip(_FIGURES, figures)})
         results.append(pd.DataFrame(columns))
     return results
+
+
+def proportion_interval(p: np.ndarray, se_logit: np.ndarray, t: np.ndarray, n_star: np.ndarray, level: float
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The interval of proportions p (in [0, 1]): on the logit scale, logit p -/+ t * se_logit, back-transformed
+    (R's svyciprop method "logit"); at p = 0 or 1, which has no logit, the Clopper-Pearson bound for 0 (or n)
+    events out of the Korn-Graubard effective sample size n_star. NaN where t is (df < 1: no interval)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logit = np.log(p / (1 - p))
+        lo = 1 / (1 + np.exp(-(logit - t * se_logit)))
+        hi = 1 / (1 + np.exp(-(logit + t * se_logit)))
+        bound = ((1 - level) / 2) ** (1 / n_star)
+    zero, one = p <= 0, p >= 1
+    lo = np.where(zero, 0.0, np.where(one, bound, lo))
+    hi = np.where(zero, 1 - bound, np.where(one, 1.0, hi))
+    return np.where(np.isnan(t), np.nan, lo), np.where(np.isnan(t), np.nan, hi)
 
 
 def _no_cells(labels: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
