@@ -815,3 +815,36 @@ def test_validate_does_not_need_the_specs_file_to_exist(write_source, capsys, tm
     spec_file.with_name("data.parquet").unlink()
     code, out, err = validate(capsys, spec_file, data_file=delivery)
     assert code == 0 and "ACCEPTED" in out, err
+
+
+def test_sources_harmonised_together_get_the_verdicts_and_rows_they_get_one_by_one(write_source, con):
+    """harmonise_sources validates the rows of several sources in one pandera pass (as a build does): each source
+    keeps its own verdict, rows and rejected rows (numbered within its own file), exactly as when harmonised
+    alone; a rejected source does not disturb the others."""
+    from indicators.sources.survey_microdata.harmonise import harmonise_sources
+
+    files = {"clean": write_source(survey(8), base_spec(source_id="clean"), folder="clean"),
+             # row 3's sex code is unknown and row 2 is 25 years old: two rows go, the source stays
+             "rows": write_source(survey(6, sex=[1, 2, 3, 1, 2, 1], age=[10, 25, 12, 13, 14, 15]),
+                                  lenient(source_id="rows"), folder="rows"),
+             "design": write_source(survey(4, w=0.0), base_spec(source_id="design"), folder="design")}
+    specs = [load(f) for f in files.values()]
+    for spec, spec_file in zip(specs, files.values()):
+        read_microdata(con, spec, spec.path(spec_file))
+    together = harmonise_sources(con, specs)
+    assert [r.status for r in together.values()] == ["accepted", "accepted", "rejected"]
+    assert (together["rows"].rejected_rows, together["rows"].accepted_rows) == (2, 4)
+    assert rejected(con, "rows") == [(2, "age", "25", "age must be between 5 and 17"),
+                                     (3, "sex", "3", "sex must be one of: 1, 2")]
+
+    def tables(connection) -> list:
+        return [connection.execute(f"SELECT * {skip} FROM {t} ORDER BY ALL").fetchall()
+                for t, skip in (("staging.child_survey", ""), ("quality.rejected_rows", ""),
+                                ("quality.source_status", "EXCLUDE (checked_at)"))]
+
+    alone = duckdb.connect()
+    for spec, spec_file in zip(specs, files.values()):
+        read_microdata(alone, spec, spec.path(spec_file))
+        assert harmonise_source(alone, spec) == together[spec.source_id]
+    assert tables(alone) == tables(con)
+    alone.close()

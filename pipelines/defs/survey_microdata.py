@@ -15,7 +15,7 @@ from indicators import tables
 from indicators.fingerprints import code_version, pending_partitions, recorded_fingerprints
 from indicators.registry import Indicator
 from indicators.sources.survey_microdata import PARTITIONS
-from indicators.sources.survey_microdata.deliveries import (harmonise_delivery, read_delivery, staged_audit,
+from indicators.sources.survey_microdata.deliveries import (harmonise_deliveries, read_delivery, staged_audit,
                                                             withdraw_missing)
 from indicators.sources.survey_microdata.estimates import (coherence_problems, is_survey_indicator,
                                                            update_survey_estimates)
@@ -80,7 +80,7 @@ def staging_child_survey(context: dg.AssetExecutionContext, build: BuildSettings
     specs = _specs(build, keys)
     with warehouse.get_connection() as con:
         read_now = set(pending_partitions(con, context.run.run_id, SOURCE))
-        results = {k: harmonise_delivery(con, specs[k]) for k in keys if k in read_now}
+        results = harmonise_deliveries(con, [specs[k] for k in keys if k in read_now])
     verdicts = {}
     for key, result in results.items():
         if result is None:

@@ -12,7 +12,7 @@ import duckdb
 from indicators import tables
 from indicators.errors import CopError
 from indicators.files import load_yaml
-from indicators.sources.survey_microdata.harmonise import (SourceResult, audit_staged, harmonise_source,
+from indicators.sources.survey_microdata.harmonise import (SourceResult, audit_staged, harmonise_sources,
                                                            withdraw_source)
 from indicators.sources.survey_microdata.reader import read_microdata
 from indicators.sources.survey_microdata.specs import delivery_file, load_spec
@@ -60,10 +60,17 @@ def _spec_head(spec_file: Path) -> tuple[str, str]:
 def harmonise_delivery(con: duckdb.DuckDBPyConnection, spec_file: Path) -> SourceResult | None:
     """Harmonise and audit a delivery that was read (None when its raw table is absent: its spec is invalid or its
     file could not be read, and read_delivery rejected it)."""
-    target, source_id = _spec_head(spec_file)
-    if not table_exists(con, tables.raw_delivery_table(target, source_id)):
-        return None
-    return harmonise_source(con, load_spec(spec_file))
+    return harmonise_deliveries(con, [spec_file])[_spec_head(spec_file)[1]]
+
+
+def harmonise_deliveries(con: duckdb.DuckDBPyConnection, spec_files: list[Path]) -> dict[str, SourceResult | None]:
+    """harmonise_delivery of several deliveries, their rows validated together (harmonise_sources): source_id ->
+    result, None for a delivery that was not read."""
+    heads = {_spec_head(f)[1]: f for f in spec_files}
+    readable = {source_id: load_spec(f) for source_id, f in heads.items()
+                if table_exists(con, tables.raw_delivery_table(_spec_head(f)[0], source_id))}
+    results = harmonise_sources(con, list(readable.values()))
+    return {source_id: results.get(source_id) for source_id in heads}
 
 
 def staged_sources(con: duckdb.DuckDBPyConnection, target: str = "child_survey") -> list[str]:
@@ -94,7 +101,7 @@ def staged_audit(con: duckdb.DuckDBPyConnection, target: str = "child_survey",
     harmonisation only stages valid rows) among `sources` (default: every staged delivery; a build audits those it
     staged, the others passed when they were staged), and each delivery's verdict with its rejected rows per rule."""
     audited = [s for s in staged_sources(con, target) if sources is None or s in sources]
-    failing = {s: len(audit_staged(con, target, s)) for s in audited}
+    failing = audit_staged(con, target, audited)["source_id"].value_counts().to_dict()
     has_status = table_exists(con, tables.QUALITY_SOURCE_STATUS)
     statuses = con.execute(f"""SELECT source_id, status, rows, accepted_rows, rejected_rows, coalesce(reasons, '')
                                FROM {tables.QUALITY_SOURCE_STATUS} WHERE target = ? ORDER BY source_id""",
@@ -106,7 +113,7 @@ def staged_audit(con: duckdb.DuckDBPyConnection, target: str = "child_survey",
         per_rule.setdefault(source_id, {})[rule] = int(n)
     return {
         "audited": audited,
-        "staged_rows_failing_the_model": {s: n for s, n in failing.items() if n},
+        "staged_rows_failing_the_model": {s: int(failing[s]) for s in audited if failing.get(s)},
         "accepted": [s for s, status, *_ in statuses if status == "accepted"],
         "rejected": {s: reasons for s, status, _, _, _, reasons in statuses if status != "accepted"},
         "rejected_rows_per_rule": per_rule,
