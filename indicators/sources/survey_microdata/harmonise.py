@@ -415,18 +415,22 @@ def _design_problems(con, candidate: str, spec: MappingSpec, multi_country: bool
 
 def _flag_failures(con, candidate: str, spec: MappingSpec) -> list[pd.DataFrame]:
     """Rows the compiled mapping flagged (a code the spec does not recode, a value of the wrong type, an age outside
-    every band): (source_row, column, value, rule), one frame per flag column."""
-    audit = [name for name, *_ in con.execute(f"DESCRIBE {candidate}").fetchall() if name.startswith("__")]
+    every band): (source_row, column, value, rule), one query over every flag column, in flag-column order."""
+    flags = [name for name, *_ in con.execute(f"DESCRIBE {candidate}").fetchall() if name.startswith("__flag__")]
+    if not flags:
+        return []
     bands = {variable: rule.from_ for variable, rule in spec.derive.items() if isinstance(rule, Bands)}
-    out = []
-    for flag in (name for name in audit if name.startswith("__flag__")):
+    selects = []
+    for position, flag in enumerate(flags):
         variable = flag.removeprefix("__flag__")
         # a value outside every band is the `from` variable's (age), not the band's
-        out.append(con.execute(f"""SELECT _row AS source_row, {sql_string(bands.get(variable, variable))} AS "column",
-                                          {quote_identifier('__raw__' + variable)} AS value,
-                                          {quote_identifier(flag)} AS rule
-                                   FROM {candidate} WHERE {quote_identifier(flag)} IS NOT NULL""").df())
-    return out
+        selects.append(f"""SELECT {position} AS _flag, _row AS source_row,
+                                  {sql_string(bands.get(variable, variable))} AS "column",
+                                  CAST({quote_identifier('__raw__' + variable)} AS VARCHAR) AS value,
+                                  {quote_identifier(flag)} AS rule
+                           FROM {candidate} WHERE {quote_identifier(flag)} IS NOT NULL""")
+    flagged = con.execute(" UNION ALL ".join(selects) + " ORDER BY _flag, source_row").df()
+    return [flagged.drop(columns="_flag")]
 
 
 def _row_failures(con, candidate: str, spec: MappingSpec, file_name: str, flagged: list[pd.DataFrame],
