@@ -156,8 +156,13 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
         frame.to_parquet(folder / f"{table.name}.parquet", index=False)
     write_public_database(folder / "cop_indicators.duckdb", parquet, catalogue, areas_frame(con), groups,
                           sources_frame(inputs), release_id, source_tables)
-    write_sdmx(folder, release_id)  # observations.sdmx.csv + its structure, labels from the public database
-    charts = render_release_charts(folder, release_id)
+    fingerprint: list[str] = []
+
+    def while_the_charts_are_drawn() -> None:
+        write_sdmx(folder, release_id)  # observations.sdmx.csv + its structure, labels from the public database
+        fingerprint.append(observations_fingerprint(observations))
+
+    charts = render_release_charts(folder, release_id, meanwhile=while_the_charts_are_drawn)
     write_report(folder, release_id, charts)  # report.html and profiles/<ISO3>.html, from the public database
     note = release_note(release_id, inputs, synthetic)
 
@@ -178,7 +183,7 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
         "quality": quality_summary(quality, observations, deliveries),
         "row_counts": {**counts, "observations": len(observations)},
         "indicators": {code: int(n) for code, n in observations.groupby("INDICATOR").size().items()},
-        "observations_fingerprint": observations_fingerprint(observations),
+        "observations_fingerprint": fingerprint[0],
         # inputs, code, registry and settings of the build: a build whose fingerprint equals it has nothing to do
         "build_fingerprint": build_fingerprint,
         "outputs": outputs,

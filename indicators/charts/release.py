@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -257,9 +258,14 @@ def _draw_jobs(jobs: list[ChartJob], release_folder: str, release_id: str) -> li
     return [draw_job(job, release_folder, release_id) for job in jobs]
 
 
-def render_release_charts(release_folder: Path, release_id: str, workers: int | None = None) -> list[ChartFile]:
+def render_release_charts(release_folder: Path, release_id: str, workers: int | None = None,
+                          meanwhile: Callable[[], object] | None = None) -> list[ChartFile]:
     """Every chart of a release, written to <release_folder>/charts/ from its public database; one ChartFile per
-    PNG, in path order. `workers` processes draw them (default: 2, or COP_CHART_WORKERS; 1 draws in process)."""
+    PNG, in path order. `workers` processes draw them (default: 2, or COP_CHART_WORKERS; 1 draws in process).
+
+    `meanwhile`: other work of the release that does not need the charts (the SDMX files), done by this process
+    while the workers draw: the charts are most of a release's time, and this process would otherwise wait idle.
+    It runs exactly once whatever happens to the workers; its error is raised once the workers have stopped."""
     release_folder = Path(release_folder)
     con = duckdb.connect(str(release_folder / "cop_indicators.duckdb"), read_only=True)
     try:
@@ -269,15 +275,26 @@ def render_release_charts(release_folder: Path, release_id: str, workers: int | 
     (release_folder / "charts").mkdir(exist_ok=True)
     workers = workers or int(os.environ.get("COP_CHART_WORKERS", "2"))
     if workers <= 1 or len(jobs) < 8:
+        if meanwhile is not None:
+            meanwhile()
         charts = _draw_jobs(jobs, str(release_folder), release_id)
     else:
-        # interleaved shares balance big and small charts; fork: workers start in milliseconds with the modules
-        # already imported (a spawned worker would spend seconds importing pandas and matplotlib again)
-        shares = [jobs[i::workers] for i in range(workers)]
-        try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-                parts = list(pool.map(_draw_jobs, shares, [str(release_folder)] * workers, [release_id] * workers))
-            charts = [c for part in parts for c in part]
-        except BrokenProcessPool:   # a worker died (killed, out of memory): draw them all here instead
-            charts = _draw_jobs(jobs, str(release_folder), release_id)
+        charts = _draw_in_workers(jobs, release_folder, release_id, workers, meanwhile)
     return sorted(charts, key=lambda c: c.path)
+
+
+def _draw_in_workers(jobs: list[ChartJob], release_folder: Path, release_id: str, workers: int,
+                     meanwhile: Callable[[], object] | None) -> list[ChartFile]:
+    # interleaved shares balance big and small charts; fork: workers start in milliseconds with the modules
+    # already imported (a spawned worker would spend seconds importing pandas and matplotlib again)
+    shares = [jobs[i::workers] for i in range(workers)]
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
+    try:
+        futures = [pool.submit(_draw_jobs, share, str(release_folder), release_id) for share in shares]
+        if meanwhile is not None:
+            meanwhile()
+        return [c for future in futures for c in future.result()]
+    except BrokenProcessPool:   # a worker died (killed, out of memory): draw them all here instead
+        return _draw_jobs(jobs, str(release_folder), release_id)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

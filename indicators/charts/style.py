@@ -40,11 +40,26 @@ SYNTHETIC_LABEL = "SYNTHETIC DATA"
 SYNTHETIC_NOTE = "Synthetic data (generated inputs): not official statistics."
 
 
+_inside = 0   # how many chart_style blocks enclose the running code
+
+
 @contextmanager
 def chart_style():
     """Matplotlib's default style plus RC, whatever the process set before (a notebook's style, another
-    module's rcParams): a chart, and its PNG bytes, depend on its rows only."""
+    module's rcParams): a chart, and its PNG bytes, depend on its rows only.
+
+    Inside another chart_style block the style is already set (no chart changes rcParams), so a nested block
+    does nothing: a chart enters it about six times (drawing, measuring text, saving), and each full reset
+    copies and validates matplotlib's 300-odd settings twice."""
+    global _inside
+    if _inside:
+        yield
+        return
     with matplotlib.rc_context():
         matplotlib.rcdefaults()
         matplotlib.rcParams.update(RC)
-        yield
+        _inside += 1
+        try:
+            yield
+        finally:
+            _inside -= 1
