@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,9 @@ DATAFRAME_CHECK_COLUMNS = {
 }
 CHECK_NAMES = {"_known_country": "country is an ISO 3166-1 alpha-3 code known to pycountry or explicitly mapped"}
 VALIDATION_CHUNK_ROWS = 50_000
-HARMONISE_BATCH_ROWS = 500_000   # mapped rows held at once (temp tables) for one pandera pass
+HARMONISE_BATCH_ROWS = 500_000   # delivered rows mapped at once (held in memory) for one pandera pass
+HARMONISE_THREADS = 2            # sources mapped at once (the CI machine has 2 cores)
+SCRATCH = "_harmonise_scratch"   # in-memory database attached for the mapped rows of a batch
 MAX_FAILURES_SHOWN = 20
 # quality.rejected_rows: source_row is the record number (1 = first record), `column` the harmonised variable,
 # `value` as delivered and `rule` in words; line (a CSV's line, header = 1), file_column and message say it as the
@@ -658,30 +661,67 @@ class _Candidate:
 
 def harmonise_sources(con: duckdb.DuckDBPyConnection, specs: list[MappingSpec]) -> dict[str, SourceResult]:
     """Harmonise and audit sources already read into raw, each on its own (one's rejection leaves the others'
-    verdicts unchanged); write staging and quality tables for each. The row checks of the pandera model run once
-    over the mapped rows of up to HARMONISE_BATCH_ROWS rows of sources (pandera's cost is per call and column far
-    more than per row: 24 sample deliveries in one pass take a quarter of the time of 24 passes)."""
+    verdicts unchanged); write staging and quality tables for each.
+
+    Sources are taken in batches of up to HARMONISE_BATCH_ROWS delivered rows. A batch's sources are mapped and
+    their source-level rules checked on HARMONISE_THREADS connections at once (DuckDB works outside Python's lock,
+    and a compiled mapping is mostly DuckDB parsing and planning), into an in-memory scratch database the build's
+    connection sees; then the row checks of the pandera model run once over all their mapped rows (pandera's cost
+    is per call and column far more than per row: 24 sample deliveries in one pass take a quarter of the time of
+    24 passes), and each source is decided and written in turn."""
     ensure_schemas(con)
     for target in dict.fromkeys(spec.target for spec in specs):
         _create_tables(con, target)
     results: dict[str, SourceResult] = {}
-    batch: list[_Candidate] = []
-    for spec in specs:
-        mapped = _map_source(con, spec, f"_candidate_{len(batch)}")
-        if isinstance(mapped, SourceResult):
-            results[spec.source_id] = mapped
-            continue
-        batch.append(mapped)
-        if sum(c.rows for c in batch) >= HARMONISE_BATCH_ROWS:
-            results |= _finish_batch(con, batch)
-            batch = []
-    results |= _finish_batch(con, batch)
+    con.execute(f"ATTACH ':memory:' AS {SCRATCH}")
+    try:
+        for batch in _batches(con, specs):
+            candidates = []
+            for spec, mapped in zip(batch, _map_sources(con, batch)):
+                if isinstance(mapped, SourceResult):   # the file does not fit the spec
+                    _write(con, spec, mapped, None, pd.DataFrame(columns=REJECTED_COLUMNS), tables_ready=True)
+                    results[spec.source_id] = mapped
+                else:
+                    candidates.append(mapped)
+            results |= _finish_batch(con, candidates)
+    finally:
+        con.execute(f"DETACH DATABASE IF EXISTS {SCRATCH}")
     return {spec.source_id: results[spec.source_id] for spec in specs}
 
 
+def _batches(con, specs: list[MappingSpec]) -> list[list[MappingSpec]]:
+    """Consecutive groups of sources of up to HARMONISE_BATCH_ROWS delivered rows (at least one source each)."""
+    batches: list[list[MappingSpec]] = [[]]
+    rows = 0
+    for spec in specs:
+        n = con.execute(f"SELECT count(*) FROM {tables.raw_delivery_table(spec.target, spec.source_id)}").fetchone()[0]
+        if batches[-1] and rows + n > HARMONISE_BATCH_ROWS:
+            batches.append([])
+            rows = 0
+        batches[-1].append(spec)
+        rows += n
+    return [b for b in batches if b]
+
+
+def _map_sources(con, specs: list[MappingSpec]) -> list[_Candidate | SourceResult]:
+    """_map_source of each source, HARMONISE_THREADS at a time, each on a connection of its own (a cursor: same
+    database, same scratch database) into SCRATCH._candidate_<position>."""
+    def map_one(position: int, spec: MappingSpec) -> _Candidate | SourceResult:
+        cursor = con.cursor()
+        try:
+            return _map_source(cursor, spec, f"{SCRATCH}._candidate_{position}")
+        finally:
+            cursor.close()
+
+    # the setting is the database's, seen by every cursor: set once around the whole batch
+    with optimizers_disabled(con, MAPPING_SKIPPED_OPTIMIZERS):
+        with ThreadPoolExecutor(max_workers=HARMONISE_THREADS) as pool:
+            return list(pool.map(map_one, range(len(specs)), specs))
+
+
 def _map_source(con, spec: MappingSpec, table: str) -> _Candidate | SourceResult:
-    """The source's rows mapped by its spec into temp table `table`, with its design problems and flagged rows; a
-    SourceResult (rejected, written) when the file does not fit the spec."""
+    """The source's rows mapped by its spec into table `table`, with its design problems and flagged rows; a
+    rejected SourceResult (not yet written) when the file does not fit the spec. Reads only, but for `table`."""
     raw = tables.raw_delivery_table(spec.target, spec.source_id)
     raw_columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
     missing = _spec_columns_missing(spec, raw_columns)
@@ -693,11 +733,8 @@ def _map_source(con, spec: MappingSpec, table: str) -> _Candidate | SourceResult
         reasons = _missing_in_words(missing) + unusable
         if unmapped:
             reasons.append(f"column(s) in the file that the spec neither maps nor ignores: {', '.join(unmapped)}")
-        result = SourceResult(spec.source_id, "rejected", rows, 0, 0, reasons)
-        _write(con, spec, result, None, pd.DataFrame(columns=REJECTED_COLUMNS), tables_ready=True)
-        return result
-    with optimizers_disabled(con, MAPPING_SKIPPED_OPTIMIZERS):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {compile_mapping(spec, raw_columns)}")
+        return SourceResult(spec.source_id, "rejected", rows, 0, 0, reasons)
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS {compile_mapping(spec, raw_columns)}")
     # a multi-country file (PISA) names its country column; strata then lie within countries
     reasons = _design_problems(con, table, spec, multi_country=spec.country_column is not None)
     return _Candidate(spec, table, rows, reasons, _flag_failures(con, table, spec))
