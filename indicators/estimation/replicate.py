@@ -51,9 +51,9 @@ import pandas as pd
 
 from indicators.errors import CopError
 from indicators.estimation.quality import coefficient_of_variation
-from indicators.estimation.taylor import (KINDS, TOTAL, Contrast, DesignError, Estimand, _design_effect,
+from indicators.estimation.taylor import (TOTAL, Contrast, DesignError, Estimand, _design_effect,
                                           _effective_n, _finish_contrasts, _grouping_id, _is_table_name, _numpy,
-                                          _t_quantile, proportion_interval)
+                                          _request, _t_quantile, proportion_interval)
 
 TYPES = ("JK1", "JKn", "BRR", "Fay", "bootstrap", "other")
 DEGF_TOLERANCE = 1e-5  # R's degf.svyrep.design: qr(weights, tol = 1e-5)
@@ -161,20 +161,9 @@ def estimate_replicate(con: duckdb.DuckDBPyConnection, relation: str, design: Re
     cv (percent), deff, n_unweighted, n_weighted, flags ('df<1': no interval; 'boundary': a proportion of 0
     or 1); a contrast frame with the `by` columns, column, first, second, kind, estimate, se, ci_lower,
     ci_upper, df, covariance, first_estimate, second_estimate, flags."""
-    for e in estimands:
-        if e.kind not in KINDS:
-            raise CopError(f"estimator {e.kind!r}: one of {', '.join(KINDS)}")
-    by = list(by or [])
-    requested = [list(m) for m in (margins or [[]])]
-    contrasts = list(contrasts or [])
-    for c in contrasts:
-        if [c.column] not in requested:
-            raise CopError(f"contrast on {c.column!r}: the margin [{c.column!r}] must be estimated too")
+    by, margins, margin_columns, contrasts, total_wanted = _request(estimands, by, margins, contrasts)
     if not estimands:
         return [], []
-    # the total of every `by` cell is always estimated: a 0 % or 100 % domain borrows its design effect
-    margins = [[]] + [m for m in requested if m]
-    margin_columns = sorted({c for m in margins for c in m}, key=lambda c: [c in m for m in margins])
     sums = _Sums(design, estimands)
     scanned = _scan(con, relation, design, sums, by, margins, margin_columns)
     _check_weights(con, relation, design, scanned)
@@ -196,7 +185,7 @@ def estimate_replicate(con: duckdb.DuckDBPyConnection, relation: str, design: Re
             contrast_results.append(pd.DataFrame())
             continue
         finished = _finish(cells, e.kind, by, margin_columns, keys, level)
-        if [] not in requested:
+        if not total_wanted:
             finished = finished[~(finished[margin_columns] == TOTAL).all(axis=1)].reset_index(drop=True)
         results.append(finished)
         pairs = [gaps[k] for _, gaps in per_margin if gaps]

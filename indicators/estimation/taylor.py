@@ -143,6 +143,25 @@ def estimate_many(con: duckdb.DuckDBPyConnection, relation: str, design: Design,
     return estimate_with_contrasts(con, relation, design, estimands, by, margins, [], level)[0]
 
 
+def _request(estimands: list[Estimand], by: list[str] | None, margins: list[list[str]] | None,
+             contrasts: list[Contrast] | None
+             ) -> tuple[list[str], list[list[str]], list[str], list[Contrast], bool]:
+    """What both engines (this one and replicate.estimate_replicate) are asked, checked: (by, margins, margin
+    columns, contrasts, whether the caller asked for the total margin). The total of every `by` cell is always estimated, first (it has every PSU): a 0 % or
+    100 % domain borrows its design effect for the interval."""
+    for e in estimands:
+        if e.kind not in KINDS:
+            raise CopError(f"estimator {e.kind!r}: one of {', '.join(KINDS)}")
+    requested = [list(m) for m in (margins or [[]])]
+    contrasts = list(contrasts or [])
+    for c in contrasts:
+        if [c.column] not in requested:
+            raise CopError(f"contrast on {c.column!r}: the margin [{c.column!r}] must be estimated too")
+    margins = [[]] + [m for m in requested if m]
+    margin_columns = sorted({c for m in margins for c in m}, key=lambda c: [c in m for m in margins])
+    return list(by or []), margins, margin_columns, contrasts, [] in requested
+
+
 def estimate_with_contrasts(con: duckdb.DuckDBPyConnection, relation: str, design: Design,
                             estimands: list[Estimand], by: list[str] | None = None,
                             margins: list[list[str]] | None = None, contrasts: list[Contrast] | None = None,
@@ -151,19 +170,7 @@ def estimate_with_contrasts(con: duckdb.DuckDBPyConnection, relation: str, desig
     same scan. Returns (estimates per estimand, contrasts per estimand); a contrast frame has the `by`
     columns, column, first, second, kind, estimate, se, ci_lower, ci_upper, df, covariance (of the two
     cells' estimates), first_estimate, second_estimate, flags."""
-    for e in estimands:
-        if e.kind not in KINDS:
-            raise CopError(f"estimator {e.kind!r}: one of {', '.join(KINDS)}")
-    by = list(by or [])
-    requested = [list(m) for m in (margins or [[]])]
-    contrasts = list(contrasts or [])
-    for c in contrasts:
-        if [c.column] not in requested:
-            raise CopError(f"contrast on {c.column!r}: the margin [{c.column!r}] must be estimated too")
-    # the total of every `by` cell is always estimated (first: it has every PSU): a 0 % or 100 % domain
-    # borrows its design effect for the interval
-    margins = [[]] + [m for m in requested if m]
-    margin_columns = sorted({c for m in margins for c in m}, key=lambda c: [c in m for m in margins])
+    by, margins, margin_columns, contrasts, total_wanted = _request(estimands, by, margins, contrasts)
     scanned = _scan(con, relation, design, estimands, by, margins, margin_columns)
     margin_of_row = np.asarray(scanned.pop("_margin"))
     key_names = [*by, *margin_columns, "_stratum", "_psu"]
@@ -181,7 +188,7 @@ def estimate_with_contrasts(con: duckdb.DuckDBPyConnection, relation: str, desig
     if design.ssu and design.fpc and design.fpc2:
         for k, e in enumerate(estimands):
             _add_second_stage_of(con, relation, design, e, by, margins, margin_columns, labels, values, k)
-    results = _finish(labels, values, estimands, by, margin_columns, level, [] in requested)
+    results = _finish(labels, values, estimands, by, margin_columns, level, total_wanted)
     contrast_results = []
     for k in range(len(estimands)):
         pairs = [per_estimand[k] for per_estimand in gaps]
