@@ -155,7 +155,7 @@ def test_agrees_with_shared_reference(computed, row):
 @pytest.mark.shared_data
 def test_shared_reference_has_its_nine_quantiles():
     if not SHARED.exists():  # outside this workplace only: CI sets COP_REQUIRE_SHARED_DATA (tests/conftest.py)
-        pytest.skip("reference absent")
+        pytest.skip(f"{SHARED} absent (R's shared quantile reference lives outside the repository)")
     assert len(shared_rows()) == 3 * 3
 
 
