@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
 from indicators.aggregation import check_min_coverage
 from indicators.paths import (DEFAULT_INBOX, DEFAULT_PUBLISHED, DEFAULT_SOURCES, DEFAULT_STORE,
@@ -33,18 +35,53 @@ class BuildSettings(dg.ConfigurableResource):
 
 
 class WarehouseResource(DuckDBResource):
-    """The DuckDB warehouse; its folder is created on first connection, not when definitions load."""
+    """The DuckDB warehouse; its folder is created on first connection, not when definitions load.
+
+    In a run, the warehouse is opened once, on first use, and closed when the run ends; each asset and check gets
+    a cursor of that connection (DuckDB: another connection to the same open database, with its own transaction).
+    Opening reads the warehouse's catalogue (about 35 ms for the sample's) and the last close checkpoints its
+    write-ahead log: once per run instead of once per step (31 steps in a full build). A build killed mid-run
+    loses nothing more than before: the next open replays the log. Outside a run (a test calling the resource
+    directly), every get_connection opens and closes a connection of its own."""
+
+    _in_run: bool = PrivateAttr(default=False)
+    _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    _run_stack: ExitStack | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._in_run = True
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._close_run_connection()
+
+    def _close_run_connection(self) -> None:
+        connection, stack = self._run_connection, self._run_stack
+        self._run_connection = self._run_stack = None
+        if connection is not None:
+            connection.close()   # dagster_duckdb closes its connection only on a clean exit: close it anyway
+            stack.close()
 
     @contextmanager
     def get_connection(self):
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with super().get_connection() as con:
-            try:
-                yield con
-            finally:
-                # dagster_duckdb closes the connection only when the step succeeded: a failed step would keep the
-                # warehouse open in a long-lived process (the daemon, a test) until garbage collection
-                con.close()
+        if not self._in_run:
+            with super().get_connection() as con:
+                try:
+                    yield con
+                finally:
+                    # dagster_duckdb closes the connection only when the step succeeded: a failed step would keep
+                    # the warehouse open in a long-lived process (the daemon, a test) until garbage collection
+                    con.close()
+            return
+        if self._run_connection is None:
+            stack = ExitStack()
+            self._run_connection = stack.enter_context(super().get_connection())
+            self._run_stack = stack
+        cursor = self._run_connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
 
 
 def default_resources(sources_dir: str | Path | None = None, published_dir: str | Path | None = None,
