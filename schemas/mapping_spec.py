@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from indicators.errors import ConfigError
+from indicators.files import load_yaml
 
 FORMATS = ("csv", "parquet", "sav", "dta", "rda", "rds")
 TARGETS = ("child_survey",)
@@ -177,7 +178,7 @@ def load_mapping_spec(spec_file: Path, target_columns: dict[str, str], check_fil
     """Read and check a spec; `target_columns` are the harmonised table's columns (name -> DuckDB type)."""
     spec_file = Path(spec_file)
     try:
-        raw = yaml.load(spec_file.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        raw = load_yaml(spec_file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{spec_file}: cannot read the mapping spec: {exc}") from exc
     if not isinstance(raw, dict):
