@@ -4,7 +4,10 @@ started before the first test (Background), on the second core while the in-proc
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
+import shlex
 import shutil
 import signal
 import subprocess
@@ -28,6 +31,9 @@ COP = [str(Path(sys.executable).parent / "cop")] if (Path(sys.executable).parent
     sys.executable, "-m", "pipelines.cli"]
 # session fixtures that start a subprocess (a build) some selected test waits for: started before the first test
 BACKGROUND_FIXTURES = ("full_sample_build_started", "full_sample_build_again_started", "readme_build_started")
+# the pytest-xdist worker running this process ("gw0", ...), None without xdist: the session-wide builds are made
+# by one worker and shared (made_once), not made once per worker
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 
 
 SURVEY_REFERENCE = SHARED / "survey_reference"  # R's api samples and reference results (README there)
@@ -106,36 +112,58 @@ def harmonised_warehouse(tmp_path):
 
 class Background:
     """A command run in a subprocess that was started before the first test (start_the_slow_builds_first), so that
-    it runs on the machine's second core while the in-process tests run; its output goes to files in `folder`."""
+    it runs beside the in-process tests; its output goes to files in `folder`, and its exit code to
+    `folder`/exit_code when it ends, so that another pytest-xdist worker can wait for it (Background.attach)."""
+
+    EXIT_FILE = "exit_code"
 
     def __init__(self, command, folder: Path, timeout_s: float, niceness: int = 0, **popen) -> None:
         self.folder, self.deadline = folder, time.monotonic() + timeout_s
+        script = command if isinstance(command, str) else shlex.join(command)
+        # the shell writes the command's exit code; `exec 0</dev/null`: the command reads no terminal
+        shell = ["sh", "-c", f"exec 0</dev/null\n{script}\necho $? > {shlex.quote(str(folder / self.EXIT_FILE))}"]
         if niceness and shutil.which("nice"):  # a lower priority: a command needed late leaves the CPU to the rest
-            command = (f"nice -n {niceness} {command}" if isinstance(command, str)
-                       else ["nice", "-n", str(niceness), *command])
+            shell = ["nice", "-n", str(niceness), *shell]
+        popen.pop("shell", None)
         with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
             # its own process group (stop() ends it with every child it started) but not its own session: a new
             # session is a new scheduler autogroup on Linux, which would take an equal share of the CPU from the
             # tests whatever its niceness
-            self.process = subprocess.Popen(command, stdout=out, stderr=err, process_group=0, **popen)
+            self.process = subprocess.Popen(shell, stdout=out, stderr=err, process_group=0, **popen)
+
+    @classmethod
+    def attach(cls, folder: Path, timeout_s: float) -> "Background":
+        """The command another worker started in `folder`: wait() waits for its exit code file, stop() leaves it
+        to the worker that started it."""
+        job = cls.__new__(cls)
+        job.folder, job.deadline, job.process = folder, time.monotonic() + timeout_s, None
+        return job
 
     def wait(self) -> subprocess.CompletedProcess:
-        """Its exit code and output once it has ended; past its timeout (counted from its start) it is stopped
-        and subprocess.TimeoutExpired raised, as subprocess.run does."""
+        """Its exit code and output once it has ended; past its timeout (counted from its start here) it is
+        stopped and subprocess.TimeoutExpired raised, as subprocess.run does."""
+        exit_file = self.folder / self.EXIT_FILE
         try:
-            self.process.wait(timeout=max(self.deadline - time.monotonic(), 0))
+            if self.process is not None:
+                self.process.wait(timeout=max(self.deadline - time.monotonic(), 0))
+            while not exit_file.exists():   # started by another worker: its shell writes the file last
+                if time.monotonic() > self.deadline:
+                    raise subprocess.TimeoutExpired(str(self.folder), 0)
+                time.sleep(0.2)
         except subprocess.TimeoutExpired:
             self.stop()
             raise
-        return subprocess.CompletedProcess(self.process.args, self.process.returncode, self.output("stdout.txt"),
+        text = exit_file.read_text().strip() if exit_file.exists() else ""
+        code = int(text) if text else (self.process.returncode if self.process is not None else -1)
+        return subprocess.CompletedProcess(str(self.folder), code, self.output("stdout.txt"),
                                            self.output("stderr.txt"))
 
     def output(self, name: str) -> str:
         return (self.folder / name).read_text(errors="replace")
 
     def stop(self) -> None:
-        """End the command and its children if it is still running (a session stopped early)."""
-        if self.process.poll() is not None:
+        """End the command and its children if this worker started it and it is still running."""
+        if self.process is None or self.process.poll() is not None:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
@@ -143,6 +171,57 @@ class Background:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+    def finish(self) -> None:
+        """At the end of this worker's session: under pytest-xdist another worker may still wait for the command,
+        so it is waited for (until its timeout); without xdist it is stopped."""
+        if XDIST_WORKER and self.process is not None:
+            try:
+                self.wait()
+            except subprocess.TimeoutExpired:
+                pass
+        self.stop()
+
+
+def run_root(tmp_path_factory) -> Path:
+    """The temporary folder of this test run that every pytest-xdist worker shares (pytest's base temporary folder
+    without xdist; its parent, one per run, under xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if XDIST_WORKER else base
+
+
+@contextlib.contextmanager
+def made_once(tmp_path_factory, name: str):
+    """(folder, first) of the shared folder `name`: `first` is True in the one worker that must make its content
+    (the others wait on a file lock until it has, then get False). A maker that fails leaves the making to the
+    next worker that asks."""
+    from filelock import FileLock
+
+    root = run_root(tmp_path_factory)
+    folder, made = root / name, root / f"{name}.made"
+    with FileLock(str(root / f"{name}.lock")):
+        first = not made.exists()
+        if first:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+        yield folder, first
+        made.touch()
+
+
+def made_once_in_process(tmp_path_factory, name: str, make):
+    """make(folder) run by one worker of the session; the other workers get the value it returned (pickled)."""
+    with made_once(tmp_path_factory, name) as (folder, first):
+        if first:
+            (folder.parent / f"{name}.pickle").write_bytes(pickle.dumps(make(folder)))
+        return pickle.loads((folder.parent / f"{name}.pickle").read_bytes())
+
+
+def started_once(tmp_path_factory, name: str, start, timeout_s: float = 1200):
+    """start(folder) -> Background, run by one worker of the session; the others attach to the command it
+    started: (folder, Background)."""
+    with made_once(tmp_path_factory, name) as (folder, first):
+        job = start(folder) if first else Background.attach(folder, timeout_s)
+    return folder, job
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -177,11 +256,11 @@ def finished_build(out: Path, job: Background) -> Path:
 
 @pytest.fixture(scope="session")
 def full_sample_build_started(tmp_path_factory):
-    """The full sample build, started in a subprocess: (folder, Background)."""
-    out = tmp_path_factory.mktemp("full_sample")
-    job = start_full_sample_build(out, "sample-full", niceness=5)  # needed from test_charts on
-    yield out, job
-    job.stop()
+    """The full sample build, started in a subprocess (by one pytest-xdist worker): (folder, Background)."""
+    out, job = started_once(tmp_path_factory, "full_sample",
+                            lambda folder: start_full_sample_build(folder, "sample-full", niceness=5))
+    yield out, job   # needed from test_charts on
+    job.finish()
 
 
 @pytest.fixture(scope="session")
@@ -197,10 +276,10 @@ def full_sample_build(full_sample_build_started):
 def full_sample_build_again_started(tmp_path_factory):
     """A second, independent build of the same inputs with the same release id (its own folder, warehouse and
     instance), started in a subprocess: (folder, Background). test_release_manifest compares it with the first."""
-    out = tmp_path_factory.mktemp("full_sample_again")
-    job = start_full_sample_build(out, "sample-full", niceness=10)  # needed late in the session
-    yield out, job
-    job.stop()
+    out, job = started_once(tmp_path_factory, "full_sample_again",
+                            lambda folder: start_full_sample_build(folder, "sample-full", niceness=10))
+    yield out, job   # needed late in the session
+    job.finish()
 
 
 @pytest.fixture(scope="session")
@@ -215,9 +294,9 @@ def readme_build_started(tmp_path_factory):
     (test_readme_commands.start_readme_build): (copy, Background)."""
     from test_readme_commands import start_readme_build
 
-    copy, job = start_readme_build(tmp_path_factory.mktemp("readme_build"))
-    yield copy, job
-    job.stop()
+    folder, job = started_once(tmp_path_factory, "readme_build", lambda folder: start_readme_build(folder)[1])
+    yield folder / "cop-indicators", job   # the copy start_readme_build makes
+    job.finish()
 
 
 @pytest.fixture(scope="session")
@@ -241,18 +320,20 @@ def materialized_sample(tmp_path_factory) -> Path:
     """`dg.materialize` of every asset and check from the bundled sample into a tmp folder, release id
     `test-release-1` (its sources' unpartitioned assets: the ICT and incident files; no survey partition is
     materialized): the releases folder. Built once per session, for the tests that only read it (test_pipeline_e2e,
-    test_incidents)."""
+    test_incidents; made by one pytest-xdist worker)."""
     import dagster as dg
 
     from pipelines.definitions import ASSET_CHECKS, ASSETS
     from pipelines.resources import default_resources
 
-    out = tmp_path_factory.mktemp("materialized_sample")
-    resources = default_resources(published_dir=out / "published", warehouse=out / "warehouse.duckdb",
-                                  release_id="test-release-1")
-    result = dg.materialize([*ASSETS, *ASSET_CHECKS], resources=resources)
-    assert result.success
-    return out / "published"
+    def materialize(out: Path) -> Path:
+        resources = default_resources(published_dir=out / "published", warehouse=out / "warehouse.duckdb",
+                                      release_id="test-release-1")
+        result = dg.materialize([*ASSETS, *ASSET_CHECKS], resources=resources)
+        assert result.success
+        return out / "published"
+
+    return made_once_in_process(tmp_path_factory, "materialized_sample", materialize)
 
 
 @pytest.fixture(scope="session")
@@ -293,27 +374,29 @@ def small_deliveries_build(tmp_path_factory):
     """`cop build --release-id r1` of the sample's ICT and incident files (copied into sources/) with two small
     survey deliveries (mappings/: aaa_2023, KEN, 120 rows; bbb_2023, BRA, 150 rows), in a folder of its own with
     its warehouse (w.duckdb), Dagster instance (dagster.yaml, .dagster/) and releases (published/):
-    (folder, exit code, what the build printed). Built once per session; tests that build on copy the folder."""
-    import contextlib
+    (folder, exit code, what the build printed). Built once per session (by one pytest-xdist worker); tests that
+    build on copy the folder."""
     import io
 
     from pipelines import cli
     from test_survey_partitions import deliver
 
-    root = tmp_path_factory.mktemp("small_deliveries")
-    copy_country_sample(root / "sources")
-    (root / "mappings").mkdir()
-    deliver(root / "mappings", "aaa_2023", "KEN", 120, 1)
-    deliver(root / "mappings", "bbb_2023", "BRA", 150, 2)
-    (root / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
-    printed = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
-        patch.setenv("DAGSTER_HOME", str(root))
-        patch.setenv("COP_DAGSTER_STATE", str(root / ".dagster"))
-        code = cli.main(["build", "--sources", str(root / "sources"), "--mappings", str(root / "mappings"),
-                         "--out", str(root / "published"), "--warehouse", str(root / "w.duckdb"),
-                         "--release-id", "r1"])
-    return root, code, printed.getvalue()
+    def build(root: Path):
+        copy_country_sample(root / "sources")
+        (root / "mappings").mkdir()
+        deliver(root / "mappings", "aaa_2023", "KEN", 120, 1)
+        deliver(root / "mappings", "bbb_2023", "BRA", 150, 2)
+        (root / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+        printed = io.StringIO()
+        with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+            patch.setenv("DAGSTER_HOME", str(root))
+            patch.setenv("COP_DAGSTER_STATE", str(root / ".dagster"))
+            code = cli.main(["build", "--sources", str(root / "sources"), "--mappings", str(root / "mappings"),
+                             "--out", str(root / "published"), "--warehouse", str(root / "w.duckdb"),
+                             "--release-id", "r1"])
+        return root, code, printed.getvalue()
+
+    return made_once_in_process(tmp_path_factory, "small_deliveries", build)
 
 
 @pytest.fixture
