@@ -7,6 +7,7 @@ leaves every earlier release, and `latest`, as they were. A release never holds 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -157,13 +158,12 @@ def _write_release(con, folder: Path, release_id: str, indicators: list[Indicato
     write_public_database(folder / "cop_indicators.duckdb", parquet, catalogue, areas_frame(con), groups,
                           sources_frame(inputs), release_id, source_tables)
     fingerprint: list[str] = []
-
-    def while_the_charts_are_drawn() -> None:
-        write_sdmx(folder, release_id)  # observations.sdmx.csv + its structure, labels from the public database
-        fingerprint.append(observations_fingerprint(observations))
-
-    charts = render_release_charts(folder, release_id, meanwhile=while_the_charts_are_drawn)
-    write_report(folder, release_id, charts)  # report.html and profiles/<ISO3>.html, from the public database
+    # around the charts, which are most of a release's time: the SDMX files (observations.sdmx.csv and its
+    # structure, labels from the public database) in a worker, the checksum here while they are drawn, then the
+    # report (report.html and profiles/<ISO3>.html, from the public database)
+    charts = render_release_charts(folder, release_id, beside=functools.partial(write_sdmx, folder, release_id),
+                                   meanwhile=lambda: fingerprint.append(observations_fingerprint(observations)),
+                                   then=lambda drawn: write_report(folder, release_id, drawn))
     note = release_note(release_id, inputs, synthetic)
 
     outputs = [{"file": p.relative_to(folder).as_posix(), "sha256": sha256_file(p), "bytes": p.stat().st_size}

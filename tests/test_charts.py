@@ -512,6 +512,46 @@ def test_render_release_charts_lists_its_files_and_repeats_byte_for_byte(release
         (release_folder / REPORT_FILE).read_text(encoding="utf-8")
 
 
+def _note_where(log, parent: int, die_in_worker: bool) -> None:
+    """`beside` work of the test below: one line per run saying where it ran; optionally kills its worker."""
+    import os
+
+    if die_in_worker and os.getpid() != parent:
+        os._exit(1)   # a worker killed mid-work (out of memory, a signal)
+    with open(log, "a") as out:
+        out.write("main\n" if os.getpid() == parent else "worker\n")
+
+
+@pytest.mark.parametrize("die_in_worker", [False, True], ids=["workers", "a worker dies"])
+def test_the_work_around_the_charts_runs_once_each_and_a_dead_worker_is_replaced_here(
+        release_folder, tmp_path, monkeypatch, die_in_worker):
+    """render_release_charts with two workers: `beside` runs once in a worker, `meanwhile` once here, `then` once
+    here with the finished list; the charts are those one process draws. A worker that dies: `beside` and every
+    chart are done here instead, each still once, and the files are the same bytes."""
+    import functools
+    import os
+
+    import indicators.charts.release as chart_release
+
+    shutil.copy(release_folder / "cop_indicators.duckdb", tmp_path / "cop_indicators.duckdb")
+    planned = chart_release.plan_charts
+    monkeypatch.setattr(chart_release, "plan_charts", lambda con: planned(con)[:9])   # 8 or more: workers draw
+    log, calls = tmp_path / "beside.log", []
+    drawn = charts.render_release_charts(
+        tmp_path, "r1", workers=2,
+        beside=functools.partial(_note_where, log, os.getpid(), die_in_worker),
+        meanwhile=lambda: calls.append("meanwhile"), then=lambda listed: calls.append(list(listed)))
+    assert log.read_text() == ("main\n" if die_in_worker else "worker\n")
+    assert calls == ["meanwhile", drawn] and len(drawn) == 9
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(release_folder / "cop_indicators.duckdb", alone / "cop_indicators.duckdb")
+    assert charts.render_release_charts(alone, "r1", workers=1) == drawn
+    for chart in drawn:
+        assert (tmp_path / chart.path).read_bytes() == (alone / chart.path).read_bytes(), chart.path
+
+
 def test_a_count_of_zero_everywhere_gets_an_axis_with_width(jobs):
     """A small delivery can give a total of 0 in every cell: the chart is drawn on 0-1, not a zero-width axis."""
     job = jobs["charts/IR.20_ranked.png"]

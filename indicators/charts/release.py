@@ -24,6 +24,7 @@ import pandas as pd
 from indicators.charts.capacity import pillar_heatmap, rank_interval_chart, stages_by_region_chart
 from indicators.charts.chart_data import ChartData, latest_per_area
 from indicators.charts.png import save_chart
+from indicators.charts.style import chart_style
 from indicators.charts.ranked import TOP_BOTTOM, ranked_chart
 from indicators.charts.sex_gap import sex_gap_chart
 from indicators.charts.trend import trend_chart
@@ -255,17 +256,27 @@ def draw_job(job: ChartJob, release_folder: str, release_id: str) -> ChartFile:
 
 
 def _draw_jobs(jobs: list[ChartJob], release_folder: str, release_id: str) -> list[ChartFile]:
-    return [draw_job(job, release_folder, release_id) for job in jobs]
+    with chart_style():   # once for the batch: the charts' own blocks nest in it (no chart changes rcParams)
+        return [draw_job(job, release_folder, release_id) for job in jobs]
+
+
+# charts handed to a worker at a time: small batches keep both workers busy to the end whatever else they do
+BATCH = 4
 
 
 def render_release_charts(release_folder: Path, release_id: str, workers: int | None = None,
-                          meanwhile: Callable[[], object] | None = None) -> list[ChartFile]:
+                          meanwhile: Callable[[], object] | None = None,
+                          beside: Callable[[], object] | None = None,
+                          then: Callable[[list[ChartFile]], object] | None = None) -> list[ChartFile]:
     """Every chart of a release, written to <release_folder>/charts/ from its public database; one ChartFile per
     PNG, in path order. `workers` processes draw them (default: 2, or COP_CHART_WORKERS; 1 draws in process).
 
-    `meanwhile`: other work of the release that does not need the charts (the SDMX files), done by this process
-    while the workers draw: the charts are most of a release's time, and this process would otherwise wait idle.
-    It runs exactly once whatever happens to the workers; its error is raised once the workers have stopped."""
+    The rest of the release is done around the drawing, so that neither core waits idle: `beside` (picklable, e.g.
+    the SDMX files) runs in a worker first, as the longest single piece, the charts are shared out after it in
+    batches; `meanwhile` (e.g. a checksum of the observations) runs in this process while they are drawn, and
+    `then(charts)` (e.g. the report, which shows them) in this process once they are, while `beside` may still run.
+    Each runs exactly once whatever happens to the workers (a worker that dies: the rest is done here); an error
+    of any is raised once the workers have stopped."""
     release_folder = Path(release_folder)
     con = duckdb.connect(str(release_folder / "cop_indicators.duckdb"), read_only=True)
     try:
@@ -275,26 +286,40 @@ def render_release_charts(release_folder: Path, release_id: str, workers: int | 
     (release_folder / "charts").mkdir(exist_ok=True)
     workers = workers or int(os.environ.get("COP_CHART_WORKERS", "2"))
     if workers <= 1 or len(jobs) < 8:
-        if meanwhile is not None:
-            meanwhile()
-        charts = _draw_jobs(jobs, str(release_folder), release_id)
-    else:
-        charts = _draw_in_workers(jobs, release_folder, release_id, workers, meanwhile)
-    return sorted(charts, key=lambda c: c.path)
+        for work in (beside, meanwhile):
+            if work is not None:
+                work()
+        charts = sorted(_draw_jobs(jobs, str(release_folder), release_id), key=lambda c: c.path)
+        if then is not None:
+            then(charts)
+        return charts
+    return _draw_in_workers(jobs, release_folder, release_id, workers, meanwhile, beside, then)
 
 
 def _draw_in_workers(jobs: list[ChartJob], release_folder: Path, release_id: str, workers: int,
-                     meanwhile: Callable[[], object] | None) -> list[ChartFile]:
-    # interleaved shares balance big and small charts; fork: workers start in milliseconds with the modules
-    # already imported (a spawned worker would spend seconds importing pandas and matplotlib again)
-    shares = [jobs[i::workers] for i in range(workers)]
+                     meanwhile: Callable[[], object] | None, beside: Callable[[], object] | None,
+                     then: Callable[[list[ChartFile]], object] | None) -> list[ChartFile]:
+    # fork: workers start in milliseconds with the modules already imported (a spawned worker would spend seconds
+    # importing pandas and matplotlib again)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
     try:
-        futures = [pool.submit(_draw_jobs, share, str(release_folder), release_id) for share in shares]
+        beside_done = pool.submit(beside) if beside is not None else None
+        batches = [pool.submit(_draw_jobs, jobs[i:i + BATCH], str(release_folder), release_id)
+                   for i in range(0, len(jobs), BATCH)]
         if meanwhile is not None:
             meanwhile()
-        return [c for future in futures for c in future.result()]
-    except BrokenProcessPool:   # a worker died (killed, out of memory): draw them all here instead
-        return _draw_jobs(jobs, str(release_folder), release_id)
+        try:
+            charts = [c for batch in batches for c in batch.result()]
+        except BrokenProcessPool:   # a worker died (killed, out of memory): draw them all here instead
+            charts = _draw_jobs(jobs, str(release_folder), release_id)
+        charts.sort(key=lambda c: c.path)
+        if then is not None:
+            then(charts)
+        if beside_done is not None:
+            try:
+                beside_done.result()
+            except BrokenProcessPool:
+                beside()
+        return charts
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
