@@ -27,11 +27,12 @@ def neutralise_formulas(frame: pd.DataFrame, text_columns: Iterable[str] | None 
         if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
     out = frame.copy()
     for column in columns:
-        out[column] = frame[column].map(_neutralised, na_action="ignore")
+        # each distinct value looked at once (a release's SDMX text columns hold a few hundred distinct values in
+        # tens of thousands of rows), and only the columns with a formula-like value rewritten
+        quoted = {v: "'" + v for v in frame[column].dropna().unique()
+                  if isinstance(v, str) and v.startswith(FORMULA_STARTS)}
+        if quoted:
+            out[column] = frame[column].map(lambda v: quoted.get(v, v) if isinstance(v, str) else v,
+                                            na_action="ignore")
     return out
 
-
-def _neutralised(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value

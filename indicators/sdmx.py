@@ -317,7 +317,10 @@ def write_sdmx_files(folder: Path, observations_parquet: Path, codelists: dict[s
         if not structure["dataStructureComponents"].get("groups", True):
             del structure["dataStructureComponents"]["groups"]
     structure_path.write_text(json.dumps(message, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
-    dataset = PandasDataset(structure=dsd.to_schema(), data=frame.iloc[:0], attributes={"RELEASE_ID": release_id})
+    # an empty copy, not a slice of `frame`: pysdmx fills the empty frame's columns in place, which pandas would
+    # otherwise warn about (SettingWithCopyWarning) in the build's output
+    dataset = PandasDataset(structure=dsd.to_schema(), data=frame.iloc[:0].copy(),
+                            attributes={"RELEASE_ID": release_id})
     # Set the text after construction: a Schema-typed dataset casts its columns to the components' types, and
     # pysdmx 1.21 then writes a nullable integer as '12.0' and a boolean as 'True'. The text here is final.
     dataset.data = frame
