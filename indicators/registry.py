@@ -15,6 +15,7 @@ file, the indicator code and the field:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -23,6 +24,7 @@ import yaml
 
 from indicators.files import load_yaml
 from indicators.errors import ConfigError
+from indicators.fingerprints import folder_fingerprint
 from schemas.registry import (AGGREGATION_KEYS, AGGREGATION_METHODS, AGGREGATION_RULE_KEYS, AGGREGATION_WEIGHTS,
                               DEFAULT_MAX_COUNTRY_SHARE_SAMPLED, DEFAULT_MIN_COUNTRIES, DEFAULT_RELIABILITY,
                               EXPRESSION_FIELDS, GROUP_PREFIXES, METHOD_FIELDS, OPTIONAL_FIELDS, RELIABILITY_KEYS,
@@ -102,8 +104,17 @@ class Indicator:
 
 
 def load_registry(registry_dir: Path | None = None) -> list[Indicator]:
-    """Every indicator of every registry file, in file then entry order; raises RegistryError on any problem."""
+    """Every indicator of every registry file, in file then entry order; raises RegistryError on any problem.
+
+    Read and checked once per process while the folder's files (names and contents) and the registered sources
+    stay the same: a build asks for the registry several times (its definitions, its plan, its assets)."""
     registry_dir = Path(registry_dir or REGISTRY_DIR)
+    return list(_load_registry(registry_dir, folder_fingerprint(registry_dir),
+                               tuple(sorted(harmonised_sources()))))
+
+
+@lru_cache(maxsize=8)
+def _load_registry(registry_dir: Path, files_fingerprint: str, sources: tuple[str, ...]) -> tuple[Indicator, ...]:
     files = sorted(registry_dir.glob("*.yaml"))
     if not files:
         raise ConfigError(f"{registry_dir}: no registry files (*.yaml)")
@@ -122,7 +133,7 @@ def load_registry(registry_dir: Path | None = None) -> list[Indicator]:
         binder.close()
     if problems:
         raise RegistryError(list(dict.fromkeys(problems)))  # duplicates of one code report once per file
-    return indicators
+    return tuple(indicators)
 
 
 # ----------------------------------------------------------------------------------------------- reading

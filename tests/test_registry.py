@@ -200,3 +200,30 @@ def test_a_new_registry_entry_is_computed_and_published_by_the_normal_build(tmp_
         assert published.loc[(row.ref_area, row.year)] == expected
     catalogue = pd.read_parquet(release / "catalogue.parquet").set_index("code")
     assert catalogue.loc["BC.90", "unit"] == "percent"
+
+
+def test_the_registry_is_read_once_while_its_files_stay_the_same(tmp_path, monkeypatch):
+    """A build asks for the registry several times: the folder is read and checked once, an edited file is seen at
+    once (its content is the key, not its time), and a broken registry is refused every time it is asked for."""
+    import indicators.registry as registry_module
+
+    folder = tmp_path / "registry"
+    shutil.copytree(REGISTRY_DIR, folder)
+    reads = []
+    read_file = registry_module._read_file
+    monkeypatch.setattr(registry_module, "_read_file", lambda path, problems: reads.append(path.name)
+                        or read_file(path, problems))
+    first = load_registry(folder)
+    assert load_registry(folder) == first and len(reads) == len(list(folder.glob("*.yaml")))
+
+    path = folder / "background_context.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("decimals: 1", "decimals: 2", 1), encoding="utf-8")   # same size, same second
+    before, edited = {i.code: i for i in first}, {i.code: i for i in load_registry(folder)}
+    changed = [code for code in edited if edited[code].decimals != before[code].decimals]
+    assert len(changed) == 1 and before[changed[0]].decimals == 1 and edited[changed[0]].decimals == 2
+
+    path.write_text(text + "\n  - code: BC.1\n", encoding="utf-8")   # not a valid entry
+    for _ in range(2):
+        with pytest.raises(RegistryError):
+            load_registry(folder)

@@ -1,14 +1,13 @@
-"""What the Dagster modules share: the gate key estimation waits for, the registry of a build (loaded once per
-process and registry version), and the pending-fingerprint bookkeeping of a source's assets."""
+"""What the Dagster modules share: the gate key estimation waits for, the registry of a build, and the
+pending-fingerprint bookkeeping of a source's assets."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from indicators.build_plan import BuildPlan, estimation_settings, plan_build
 from indicators.paths import DEFAULT_REGISTRY
-from indicators.fingerprints import files_fingerprint, folder_fingerprint, stage_fingerprint
+from indicators.fingerprints import files_fingerprint, stage_fingerprint
 from indicators.sources import BuildInputs, source_named
 from indicators.registry import Indicator, load_registry
 from pipelines.resources import BuildSettings
@@ -22,15 +21,10 @@ def registry_dir(build: BuildSettings) -> Path:
     return Path(build.registry_dir) if build.registry_dir else DEFAULT_REGISTRY
 
 
-@lru_cache(maxsize=4)
-def _registry(folder: str, version: str) -> tuple[Indicator, ...]:
-    return tuple(load_registry(Path(folder)))
-
-
 def build_registry(build: BuildSettings) -> list[Indicator]:
-    """The validated registry of this build; loaded once per process as long as its files do not change."""
-    folder = registry_dir(build)
-    return list(_registry(str(folder), folder_fingerprint(folder)))
+    """The validated registry of this build (load_registry reads it once per process while its files stay the
+    same)."""
+    return load_registry(registry_dir(build))
 
 
 def build_inputs(build: BuildSettings) -> BuildInputs:
