@@ -115,7 +115,7 @@ class Background:
     it runs beside the in-process tests; its output goes to files in `folder`, and its exit code to
     `folder`/exit_code when it ends, so that another pytest-xdist worker can wait for it (Background.attach)."""
 
-    EXIT_FILE = "exit_code"
+    EXIT_FILE, PID_FILE = "exit_code", "pid"
 
     def __init__(self, command, folder: Path, timeout_s: float, niceness: int = 0, **popen) -> None:
         self.folder, self.deadline = folder, time.monotonic() + timeout_s
@@ -130,6 +130,7 @@ class Background:
             # session is a new scheduler autogroup on Linux, which would take an equal share of the CPU from the
             # tests whatever its niceness
             self.process = subprocess.Popen(shell, stdout=out, stderr=err, process_group=0, **popen)
+        (folder / self.PID_FILE).write_text(str(self.process.pid))   # for the workers that attach to it
 
     @classmethod
     def attach(cls, folder: Path, timeout_s: float) -> "Background":
@@ -146,10 +147,8 @@ class Background:
         try:
             if self.process is not None:
                 self.process.wait(timeout=max(self.deadline - time.monotonic(), 0))
-            while not exit_file.exists():   # started by another worker: its shell writes the file last
-                if time.monotonic() > self.deadline:
-                    raise subprocess.TimeoutExpired(str(self.folder), 0)
-                time.sleep(0.2)
+            else:
+                self._wait_for_exit_file(exit_file)
         except subprocess.TimeoutExpired:
             self.stop()
             raise
@@ -157,6 +156,21 @@ class Background:
         code = int(text) if text else (self.process.returncode if self.process is not None else -1)
         return subprocess.CompletedProcess(str(self.folder), code, self.output("stdout.txt"),
                                            self.output("stderr.txt"))
+
+    def _wait_for_exit_file(self, exit_file: Path) -> None:
+        # Started by another worker: this process holds no handle it could wait on, so it polls for the file the
+        # command's shell writes last (five times a second: a build takes tens of seconds). A command that ended
+        # without writing it (killed) is noticed by its process id, not left to the timeout.
+        pid = int((self.folder / self.PID_FILE).read_text())
+        while not exit_file.exists():
+            if time.monotonic() > self.deadline:
+                raise subprocess.TimeoutExpired(str(self.folder), 0)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                if not exit_file.exists():
+                    return   # ended without an exit code: reported as -1 by wait()
+            time.sleep(0.2)
 
     def output(self, name: str) -> str:
         return (self.folder / name).read_text(errors="replace")
